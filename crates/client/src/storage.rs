@@ -1,0 +1,127 @@
+//! Typed client for storaged's routes (`/storage/...`), usable against storaged itself or
+//! against the gateway with a `/v1` base.
+
+use bytes::Bytes;
+use lakehouse_types::{ListResponse, ObjectKey, PutResponse};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::Method;
+
+use crate::{ClientError, ServiceClient};
+
+/// Everything but unreserved characters and `/` is escaped, so a key round-trips exactly.
+const KEY_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+/// The path of an object route for `key`.
+pub fn object_path(key: &ObjectKey) -> String {
+    format!(
+        "/storage/objects/{}",
+        utf8_percent_encode(key.as_str(), KEY_ESCAPE)
+    )
+}
+
+/// Client for storaged.
+#[derive(Debug, Clone)]
+pub struct StorageClient {
+    inner: ServiceClient,
+}
+
+impl StorageClient {
+    /// Wraps a base client (storaged's URL, or the gateway's URL + `/v1`).
+    pub fn new(inner: ServiceClient) -> Self {
+        Self { inner }
+    }
+
+    /// The underlying client.
+    pub fn service(&self) -> &ServiceClient {
+        &self.inner
+    }
+
+    /// Stores `body` under `key`.
+    pub async fn put(
+        &self,
+        key: &ObjectKey,
+        body: impl Into<reqwest::Body>,
+        rid: &str,
+    ) -> Result<PutResponse, ClientError> {
+        let req = self
+            .inner
+            .request(Method::PUT, &object_path(key), rid)
+            .body(body);
+        self.inner.send_json(req).await
+    }
+
+    /// Reads a whole object.
+    pub async fn get(&self, key: &ObjectKey, rid: &str) -> Result<Bytes, ClientError> {
+        let res = self
+            .inner
+            .send(self.inner.request(Method::GET, &object_path(key), rid))
+            .await?;
+        let url = res.url().to_string();
+        res.bytes().await.map_err(|e| ClientError::Unreachable {
+            url,
+            message: e.to_string(),
+        })
+    }
+
+    /// Whether `key` exists, and its size.
+    pub async fn head(&self, key: &ObjectKey, rid: &str) -> Result<Option<u64>, ClientError> {
+        match self
+            .inner
+            .send(self.inner.request(Method::HEAD, &object_path(key), rid))
+            .await
+        {
+            Ok(res) => Ok(res.content_length()),
+            Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes `key`.
+    pub async fn delete(&self, key: &ObjectKey, rid: &str) -> Result<(), ClientError> {
+        self.inner
+            .send(self.inner.request(Method::DELETE, &object_path(key), rid))
+            .await?;
+        Ok(())
+    }
+
+    /// One page of keys under `prefix` after `after`.
+    pub async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: Option<usize>,
+        rid: &str,
+    ) -> Result<ListResponse, ClientError> {
+        let mut q: Vec<(&str, String)> = vec![("prefix", prefix.to_owned())];
+        if let Some(a) = after {
+            q.push(("after", a.to_owned()));
+        }
+        if let Some(l) = limit {
+            q.push(("limit", l.to_string()));
+        }
+        let req = self
+            .inner
+            .request(Method::GET, "/storage/list", rid)
+            .query(&q);
+        self.inner.send_json(req).await
+    }
+
+    /// Every key under `prefix`, following pages.
+    pub async fn list_all(&self, prefix: &str, rid: &str) -> Result<Vec<String>, ClientError> {
+        let mut keys = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.list(prefix, after.as_deref(), None, rid).await?;
+            keys.extend(page.objects.into_iter().map(|o| o.key));
+            match (page.truncated, page.next_after) {
+                (true, Some(n)) => after = Some(n),
+                _ => return Ok(keys),
+            }
+        }
+    }
+}

@@ -1,0 +1,687 @@
+//! `lakehouse.toml`: one typed struct per section, unknown keys refused, values validated once
+//! at startup with the offending key named.
+//!
+//! Every binary parses the whole file (it ships with the binaries, so a typo anywhere is a bug
+//! worth stopping for) and then uses `[common]`, `[auth]` and its own section.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::auth::AuthPolicy;
+
+/// A config problem, always naming the key (`section.key`) or the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The path given.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for our schema (unknown key, wrong type).
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The path given.
+        path: PathBuf,
+        /// The parser's message, which names the key and line.
+        message: String,
+    },
+    /// A value parsed but is not acceptable.
+    #[error("invalid value for `{key}`: {message}")]
+    Invalid {
+        /// `section.key`.
+        key: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(key: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            key: key.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Server knobs shared by every service.
+    pub common: CommonConfig,
+    /// Bearer token and IP allowlist, shared by every service.
+    pub auth: AuthConfig,
+    /// The public edge.
+    pub gateway: GatewayConfig,
+    /// Object storage.
+    pub storaged: StoragedConfig,
+    /// Dataset manifests.
+    pub catalogd: CatalogdConfig,
+    /// CSV ingestion.
+    pub ingestd: IngestdConfig,
+    /// SQL.
+    pub queryd: QuerydConfig,
+    /// Vector indexes.
+    pub vectord: VectordConfig,
+    /// Embedding provider.
+    pub embed: EmbedConfig,
+    /// Chat model server.
+    pub chat: ChatConfig,
+    /// The materializer batch job.
+    pub materializer: JobConfig,
+    /// The replay batch job.
+    pub replay: JobConfig,
+}
+
+/// `[common]`: server limits every service applies.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CommonConfig {
+    /// `json` (default: one JSON object per line) or `text` for reading by eye.
+    pub log_format: LogFormat,
+    /// A client must send its request headers within this time.
+    pub header_read_timeout_ms: u64,
+    /// Default limit for a whole request (routes with uploads set their own).
+    pub request_timeout_ms: u64,
+    /// On SIGTERM, in-flight requests get this long to finish.
+    pub shutdown_grace_ms: u64,
+    /// Open connections beyond this wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl Default for CommonConfig {
+    fn default() -> Self {
+        Self {
+            log_format: LogFormat::Json,
+            header_read_timeout_ms: 10_000,
+            request_timeout_ms: 60_000,
+            shutdown_grace_ms: 30_000,
+            max_connections: 1024,
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// JSON lines.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// `[auth]`. The token is secret: `Debug` never prints it.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Bearer token every non-public route requires; empty means none.
+    pub token: String,
+    /// A file holding the token (trailing newline ignored); overrides `token`.
+    pub token_file: Option<PathBuf>,
+    /// Source addresses allowed (CIDRs or bare IPs); empty means any.
+    pub allowed_ips: Vec<String>,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field(
+                "token",
+                &if self.token.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
+            .field("token_file", &self.token_file)
+            .field("allowed_ips", &self.allowed_ips)
+            .finish()
+    }
+}
+
+fn default_url(port: u16) -> String {
+    format!("http://127.0.0.1:{port}")
+}
+
+/// `[gateway]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// Listen address.
+    pub bind: String,
+    /// storaged base URL.
+    pub storaged_url: String,
+    /// catalogd base URL.
+    pub catalogd_url: String,
+    /// ingestd base URL.
+    pub ingestd_url: String,
+    /// queryd base URL.
+    pub queryd_url: String,
+    /// vectord base URL.
+    pub vectord_url: String,
+    /// An upstream must send its response headers within this time, else 504.
+    pub upstream_timeout_ms: u64,
+    /// Connecting to an upstream must succeed within this time, else 502.
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:3110".into(),
+            storaged_url: default_url(3211),
+            catalogd_url: default_url(3212),
+            ingestd_url: default_url(3213),
+            queryd_url: default_url(3214),
+            vectord_url: default_url(3215),
+            upstream_timeout_ms: 60_000,
+            connect_timeout_ms: 2_000,
+        }
+    }
+}
+
+/// Storage backend kind.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// A local directory.
+    Fs,
+    /// An S3-compatible bucket.
+    S3,
+}
+
+/// `[storaged]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoragedConfig {
+    /// Listen address.
+    pub bind: String,
+    /// `fs` or `s3`.
+    pub backend: Backend,
+    /// fs: the root directory.
+    pub root: PathBuf,
+    /// s3: endpoint URL (omit for AWS).
+    pub endpoint: Option<String>,
+    /// s3: region.
+    pub region: String,
+    /// s3: bucket.
+    pub bucket: String,
+    /// s3: path-style addressing.
+    pub path_style: bool,
+    /// s3: uploads above this many bytes use multipart, in parts of this size (≥ 5 MiB).
+    pub multipart_part_bytes: usize,
+    /// Largest object accepted, in bytes (413 above).
+    pub max_object_bytes: u64,
+    /// Uploads processed at once; more wait up to `upload_queue_timeout_ms`, then get 503.
+    pub max_concurrent_uploads: usize,
+    /// How long an upload waits for a free slot.
+    pub upload_queue_timeout_ms: u64,
+    /// Limit for one upload or download, start to end.
+    pub transfer_timeout_ms: u64,
+}
+
+impl Default for StoragedConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:3211".into(),
+            backend: Backend::Fs,
+            root: PathBuf::from("data/objects"),
+            endpoint: None,
+            region: "us-east-1".into(),
+            bucket: String::new(),
+            path_style: true,
+            multipart_part_bytes: 8 << 20,
+            max_object_bytes: 256 << 20,
+            max_concurrent_uploads: 4,
+            upload_queue_timeout_ms: 2_000,
+            transfer_timeout_ms: 600_000,
+        }
+    }
+}
+
+/// `[catalogd]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogdConfig {
+    /// Listen address.
+    pub bind: String,
+    /// storaged base URL.
+    pub storaged_url: String,
+}
+
+impl Default for CatalogdConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:3212".into(),
+            storaged_url: default_url(3211),
+        }
+    }
+}
+
+/// `[ingestd]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestdConfig {
+    /// Listen address.
+    pub bind: String,
+    /// storaged base URL.
+    pub storaged_url: String,
+    /// catalogd base URL.
+    pub catalogd_url: String,
+}
+
+impl Default for IngestdConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:3213".into(),
+            storaged_url: default_url(3211),
+            catalogd_url: default_url(3212),
+        }
+    }
+}
+
+/// `[queryd]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuerydConfig {
+    /// Listen address.
+    pub bind: String,
+    /// storaged base URL.
+    pub storaged_url: String,
+    /// catalogd base URL.
+    pub catalogd_url: String,
+    /// Local directory caching Parquet objects.
+    pub cache_dir: PathBuf,
+}
+
+impl Default for QuerydConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:3214".into(),
+            storaged_url: default_url(3211),
+            catalogd_url: default_url(3212),
+            cache_dir: PathBuf::from("data/cache/queryd"),
+        }
+    }
+}
+
+/// `[vectord]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VectordConfig {
+    /// Listen address.
+    pub bind: String,
+    /// storaged base URL.
+    pub storaged_url: String,
+}
+
+impl Default for VectordConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:3215".into(),
+            storaged_url: default_url(3211),
+        }
+    }
+}
+
+/// `[embed]`: which embedding provider the batch jobs use, and where the gateway's
+/// `/v1/embeddings` goes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbedConfig {
+    /// `hash` (built in, offline, lexical) or `openai` (an OpenAI-compatible server).
+    pub provider: String,
+    /// Base URL of the OpenAI-compatible server, including its `/v1`.
+    pub url: Option<String>,
+    /// Model name sent to the server.
+    pub model: Option<String>,
+    /// Vector dimension.
+    pub dimension: usize,
+}
+
+impl Default for EmbedConfig {
+    fn default() -> Self {
+        Self {
+            provider: "hash".into(),
+            url: None,
+            model: None,
+            dimension: 384,
+        }
+    }
+}
+
+/// `[chat]`: the OpenAI-compatible chat server behind `/v1/chat/*`. Its API key, if any,
+/// comes from `LAKEHOUSE_CHAT_API_KEY`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChatConfig {
+    /// Base URL including its `/v1`, e.g. `http://127.0.0.1:8090/v1`.
+    pub url: Option<String>,
+    /// Model name sent to the server.
+    pub model: Option<String>,
+}
+
+/// `[materializer]` and `[replay]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobConfig {
+    /// The gateway the job talks to.
+    pub gateway_url: String,
+}
+
+impl Default for JobConfig {
+    fn default() -> Self {
+        Self {
+            gateway_url: default_url(3110),
+        }
+    }
+}
+
+/// Environment lookups, injectable so tests need not mutate the process environment.
+pub trait Env {
+    /// The value of variable `key`, if set and non-empty.
+    fn var(&self, key: &str) -> Option<String>;
+}
+
+/// The real process environment.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Env for F {
+    fn var(&self, key: &str) -> Option<String> {
+        self(key)
+    }
+}
+
+/// Environment variable that overrides `[auth] token` and `token_file`.
+pub const TOKEN_ENV: &str = "LAKEHOUSE_AUTH_TOKEN";
+
+impl Config {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path, env: &dyn Env) -> Result<LoadedConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text, path, env)
+    }
+
+    /// Parses and validates config text; `path` is used for messages and relative `token_file`s.
+    pub fn from_toml(text: &str, path: &Path, env: &dyn Env) -> Result<LoadedConfig, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        config.validate()?;
+        let token = resolve_token(&config.auth, env)?;
+        let auth = AuthPolicy::from_config(token, &config.auth.allowed_ips)?;
+        Ok(LoadedConfig { config, auth })
+    }
+
+    /// Checks every URL, bind address and number, naming the first bad key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let g = &self.gateway;
+        parse_bind("gateway.bind", &g.bind)?;
+        for (k, v) in [
+            ("gateway.storaged_url", &g.storaged_url),
+            ("gateway.catalogd_url", &g.catalogd_url),
+            ("gateway.ingestd_url", &g.ingestd_url),
+            ("gateway.queryd_url", &g.queryd_url),
+            ("gateway.vectord_url", &g.vectord_url),
+            ("catalogd.storaged_url", &self.catalogd.storaged_url),
+            ("ingestd.storaged_url", &self.ingestd.storaged_url),
+            ("ingestd.catalogd_url", &self.ingestd.catalogd_url),
+            ("queryd.storaged_url", &self.queryd.storaged_url),
+            ("queryd.catalogd_url", &self.queryd.catalogd_url),
+            ("vectord.storaged_url", &self.vectord.storaged_url),
+            ("materializer.gateway_url", &self.materializer.gateway_url),
+            ("replay.gateway_url", &self.replay.gateway_url),
+        ] {
+            parse_url(k, v)?;
+        }
+        for (k, v) in [
+            ("storaged.bind", &self.storaged.bind),
+            ("catalogd.bind", &self.catalogd.bind),
+            ("ingestd.bind", &self.ingestd.bind),
+            ("queryd.bind", &self.queryd.bind),
+            ("vectord.bind", &self.vectord.bind),
+        ] {
+            parse_bind(k, v)?;
+        }
+        for (k, v) in [("chat.url", &self.chat.url), ("embed.url", &self.embed.url)] {
+            if let Some(v) = v {
+                parse_url(k, v)?;
+            }
+        }
+        if !matches!(self.embed.provider.as_str(), "hash" | "openai") {
+            return Err(ConfigError::invalid(
+                "embed.provider",
+                "expected \"hash\" or \"openai\"",
+            ));
+        }
+        if self.embed.provider == "openai" && self.embed.url.is_none() {
+            return Err(ConfigError::invalid(
+                "embed.url",
+                "required when embed.provider = \"openai\"",
+            ));
+        }
+        self.validate_storaged()?;
+        let c = &self.common;
+        for (k, v) in [
+            ("common.header_read_timeout_ms", c.header_read_timeout_ms),
+            ("common.request_timeout_ms", c.request_timeout_ms),
+            ("gateway.upstream_timeout_ms", g.upstream_timeout_ms),
+            ("gateway.connect_timeout_ms", g.connect_timeout_ms),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::invalid(k, "must be greater than 0"));
+            }
+        }
+        if c.max_connections == 0 {
+            return Err(ConfigError::invalid(
+                "common.max_connections",
+                "must be greater than 0",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_storaged(&self) -> Result<(), ConfigError> {
+        let s = &self.storaged;
+        if s.backend == Backend::S3 {
+            if s.bucket.is_empty() {
+                return Err(ConfigError::invalid(
+                    "storaged.bucket",
+                    "required when backend = \"s3\"",
+                ));
+            }
+            if let Some(ep) = &s.endpoint {
+                parse_url("storaged.endpoint", ep)?;
+            }
+            if s.multipart_part_bytes < 5 << 20 {
+                return Err(ConfigError::invalid(
+                    "storaged.multipart_part_bytes",
+                    "S3 parts must be at least 5 MiB (5242880)",
+                ));
+            }
+        } else if s.root.as_os_str().is_empty() {
+            return Err(ConfigError::invalid("storaged.root", "must not be empty"));
+        }
+        if s.max_concurrent_uploads == 0 {
+            return Err(ConfigError::invalid(
+                "storaged.max_concurrent_uploads",
+                "must be at least 1",
+            ));
+        }
+        if s.max_object_bytes == 0 {
+            return Err(ConfigError::invalid(
+                "storaged.max_object_bytes",
+                "must be greater than 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A parsed and validated config with the auth policy resolved.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The file's contents.
+    pub config: Config,
+    /// Token (after env and file overrides) and allowlist.
+    pub auth: AuthPolicy,
+}
+
+fn resolve_token(auth: &AuthConfig, env: &dyn Env) -> Result<Option<String>, ConfigError> {
+    if let Some(t) = env.var(TOKEN_ENV) {
+        return Ok(Some(t.trim().to_owned()).filter(|t| !t.is_empty()));
+    }
+    if let Some(path) = &auth.token_file {
+        let raw = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::invalid(
+                "auth.token_file",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        let t = raw.trim_end_matches(['\n', '\r']).to_owned();
+        if t.is_empty() {
+            return Err(ConfigError::invalid(
+                "auth.token_file",
+                format!("{} is empty", path.display()),
+            ));
+        }
+        return Ok(Some(t));
+    }
+    Ok(Some(auth.token.clone()).filter(|t| !t.is_empty()))
+}
+
+/// Parses a listen address, naming `key` on failure.
+pub fn parse_bind(key: &str, v: &str) -> Result<SocketAddr, ConfigError> {
+    v.parse().map_err(|_| {
+        ConfigError::invalid(
+            key,
+            format!("\"{v}\" is not an address like 127.0.0.1:3211"),
+        )
+    })
+}
+
+/// Parses an http(s) URL with a host, naming `key` on failure.
+pub fn parse_url(key: &str, v: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(v)
+        .map_err(|e| ConfigError::invalid(key, format!("\"{v}\" is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::invalid(
+            key,
+            format!("\"{v}\": scheme must be http or https"),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(ConfigError::invalid(key, format!("\"{v}\" has no host")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::invalid(
+            key,
+            format!("\"{v}\" must not have a query or fragment"),
+        ));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn load(text: &str) -> Result<LoadedConfig, ConfigError> {
+        Config::from_toml(text, Path::new("test.toml"), &no_env)
+    }
+
+    #[test]
+    fn shipped_file_parses() {
+        let text = include_str!("../../../lakehouse.toml");
+        let c = load(text).unwrap();
+        assert_eq!(c.config.storaged.backend, Backend::Fs);
+        assert!(c.auth.token().is_none());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = load("[storaged]\nbindd = \"127.0.0.1:1\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bindd"), "{e}");
+        let e = load("[nonsense]\nx = 1\n").unwrap_err().to_string();
+        assert!(e.contains("nonsense"), "{e}");
+    }
+
+    #[test]
+    fn bad_url_and_bind_are_named() {
+        let e = load("[gateway]\nqueryd_url = \"not a url\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("gateway.queryd_url"), "{e}");
+        let e = load("[gateway]\nqueryd_url = \"ftp://x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("gateway.queryd_url"), "{e}");
+        let e = load("[storaged]\nbind = \"localhost\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("storaged.bind"), "{e}");
+        let e = load("[storaged]\nbackend = \"s3\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("storaged.bucket"), "{e}");
+        let e = load("[storaged]\nbackend = \"ceph\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("backend"), "{e}");
+    }
+
+    #[test]
+    fn token_precedence_env_then_file_then_inline() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let text = format!(
+            "[auth]\ntoken = \"inline\"\ntoken_file = {:?}\n",
+            file.to_str().unwrap()
+        );
+        let env = |k: &str| (k == TOKEN_ENV).then(|| "from-env".to_owned());
+        let c = Config::from_toml(&text, Path::new("t"), &env).unwrap();
+        assert_eq!(c.auth.token(), Some("from-env"));
+        let c = Config::from_toml(&text, Path::new("t"), &no_env).unwrap();
+        assert_eq!(c.auth.token(), Some("from-file"));
+        let c = load("[auth]\ntoken = \"inline\"\n").unwrap();
+        assert_eq!(c.auth.token(), Some("inline"));
+        std::fs::write(&file, "\n").unwrap();
+        let e = Config::from_toml(&text, Path::new("t"), &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("auth.token_file"), "{e}");
+    }
+
+    #[test]
+    fn debug_redacts_token() {
+        let c = load("[auth]\ntoken = \"sekrit\"\n").unwrap();
+        assert!(!format!("{:?}", c.config.auth).contains("sekrit"));
+        assert!(!format!("{:?}", c.auth).contains("sekrit"));
+    }
+}

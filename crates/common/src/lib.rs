@@ -1,0 +1,26 @@
+//! What every Lakehouse service shares: configuration, auth, the JSON error type, request ids,
+//! metrics, logging and the server loop.
+//!
+//! Layout: [`config`] parses and validates `lakehouse.toml`; [`auth`] is the bearer token and
+//! IP allowlist; [`error`] the `ApiError` every handler returns; [`request_id`] the
+//! `x-request-id` middleware; [`metrics`] Prometheus exposition; [`layers`] body caps,
+//! timeouts and error shaping; [`server`] the shared routes, the middleware stack and
+//! `serve`; [`startup`] what a binary's `main` does; [`telemetry`] logging.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod layers;
+pub mod metrics;
+pub mod request_id;
+pub mod server;
+pub mod startup;
+pub mod telemetry;
+
+pub use auth::AuthPolicy;
+pub use config::{Config, ConfigError, LoadedConfig};
+pub use error::ApiError;
+pub use metrics::Metrics;
+pub use server::{
+    AlwaysReady, ReadyCheck, ServeOptions, ServiceContext, app, serve, shutdown_signal,
+};

@@ -1,0 +1,104 @@
+//! gateway: the one public edge. `/v1/<service>/...` is forwarded to that service with `/v1`
+//! stripped and the upstream's base path joined; bodies stream both ways; auth and request
+//! ids are applied here first.
+//!
+//! Layout: [`upstreams`] is the routing table (data from config); [`proxy`] forwards one
+//! request; this file builds the router, the readiness check and the service's life.
+
+pub mod proxy;
+pub mod upstreams;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::any;
+use lakehouse_client::ServiceClient;
+use lakehouse_common::config::{Env, ProcessEnv};
+use lakehouse_common::server::{BoxFuture, ReadyCheck};
+use lakehouse_common::startup::RunError;
+use lakehouse_common::{LoadedConfig, ServiceContext, serve};
+use tokio::net::TcpListener;
+
+use crate::proxy::ProxyState;
+use crate::upstreams::Upstream;
+
+/// The crate version, reported by `/health`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Ready when every required upstream answers `/health`.
+struct UpstreamsReady(Vec<(&'static str, ServiceClient)>);
+
+impl ReadyCheck for UpstreamsReady {
+    fn not_ready_reasons(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            let rid = lakehouse_common::request_id::current()
+                .unwrap_or_else(lakehouse_common::request_id::generate);
+            lakehouse_client::unhealthy(&self.0, &rid).await
+        })
+    }
+}
+
+/// The complete gateway app for a config, reading secrets from `env`.
+pub fn app(loaded: &LoadedConfig, env: &dyn Env) -> Result<Router, RunError> {
+    let cfg = &loaded.config;
+    let token = loaded.auth.token();
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_millis(cfg.gateway.connect_timeout_ms))
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let table = upstreams::table(
+        cfg,
+        token,
+        env.var("LAKEHOUSE_CHAT_API_KEY"),
+        env.var("LAKEHOUSE_EMBED_API_KEY"),
+    );
+    let mut probes = Vec::new();
+    for up in table.iter().filter(|u| u.required) {
+        if let Some(base) = &up.base {
+            probes.push((
+                up.name,
+                ServiceClient::with_http(base, token, http.clone())?,
+            ));
+        }
+    }
+    let ctx = ServiceContext::new(
+        "gateway",
+        VERSION,
+        loaded.auth.clone(),
+        Arc::new(UpstreamsReady(probes)),
+        &cfg.common,
+    );
+    let timeout = Duration::from_millis(cfg.gateway.upstream_timeout_ms);
+    Ok(lakehouse_common::app(&ctx, router(table, &http, timeout)))
+}
+
+/// The `/v1` routes for a routing table.
+pub fn router(table: Vec<Upstream>, http: &reqwest::Client, timeout: Duration) -> Router {
+    let mut router = Router::new();
+    for up in table {
+        let state = ProxyState {
+            upstream: Arc::new(up),
+            http: http.clone(),
+            timeout,
+        };
+        for route in state.upstream.routes {
+            router = router.route(route, any(proxy::forward).with_state(state.clone()));
+        }
+    }
+    // axum's own body limit would buffer-check every body; the proxy counts instead.
+    router.layer(axum::extract::DefaultBodyLimit::disable())
+}
+
+/// Serves the gateway on `listener` until `shutdown` resolves.
+pub async fn run(
+    loaded: LoadedConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), RunError> {
+    let app = app(&loaded, &ProcessEnv)?;
+    serve(listener, app, (&loaded.config.common).into(), shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! `PUT /storage/objects/{key}`.
+
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use futures::TryStreamExt;
+use http::header::{CONTENT_LENGTH, ETAG, RETRY_AFTER};
+use http::{HeaderMap, Uri};
+use lakehouse_common::ApiError;
+use lakehouse_types::PutResponse;
+
+use super::key_from_uri;
+use crate::{AppState, error};
+
+/// Streams the body into the store. The size cap is checked against `Content-Length` before
+/// a byte is read, and counted while streaming for bodies without one.
+pub async fn put_object(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let key = match key_from_uri(&uri) {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
+    };
+    let max = state.limits.max_object_bytes;
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return ApiError::payload_too_large(format!("object exceeds the limit of {max} bytes"))
+            .into_response();
+    }
+    let slot = tokio::time::timeout(
+        state.limits.upload_queue_timeout,
+        state.upload_slots.clone().acquire_owned(),
+    );
+    let Ok(Ok(permit)) = slot.await else {
+        state.stats.uploads_rejected.fetch_add(1, Ordering::Relaxed);
+        let mut res = ApiError::unavailable(format!(
+            "all {} upload slots are busy; retry shortly",
+            state.limits.max_uploads
+        ))
+        .with_code("too_many_uploads")
+        .into_response();
+        res.headers_mut()
+            .insert(RETRY_AFTER, http::HeaderValue::from_static("1"));
+        return res;
+    };
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    let result = state.store.put(&key, Box::pin(stream), max).await;
+    drop(permit);
+    match result {
+        Ok(meta) => {
+            state
+                .stats
+                .bytes_written
+                .fetch_add(meta.size, Ordering::Relaxed);
+            state.stats.objects_written.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(key = %meta.key, size = meta.size, "object stored");
+            let etag = meta.etag.clone();
+            let mut res = Json(PutResponse {
+                key: meta.key.into_string(),
+                size: meta.size,
+                etag: meta.etag,
+            })
+            .into_response();
+            if let Ok(v) = etag.parse() {
+                res.headers_mut().insert(ETAG, v);
+            }
+            res
+        }
+        Err(e) => error::response(e),
+    }
+}

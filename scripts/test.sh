@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit tests, the storage conformance suite on both
+# backends (a local directory and a real S3 server, Garage, started here), and end-to-end
+# tests through the real binaries. Exits non-zero on the first failure.
+#
+# One cargo profile (release) serves the tests and the fleet, so heavy dependencies compile
+# once. Set CARGO_TARGET_DIR to share a build directory between checkouts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { echo; echo "==> $*"; }
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "S3 test server (Garage)"
+S3_ENV=$(scripts/s3-server.sh start)
+eval "$S3_ENV"
+trap 'scripts/s3-server.sh stop' EXIT
+
+step "clippy (-D warnings)"
+cargo clippy --release --workspace --all-targets --locked -- -D warnings
+
+step "build binaries"
+cargo build --release --workspace --bins --locked
+
+step "tests (unit, conformance on fs and s3, end-to-end)"
+cargo test --release --workspace --locked -- --test-threads="${LAKEHOUSE_TEST_THREADS:-4}"

@@ -48,7 +48,7 @@ impl AuthPolicy {
                 match parse_net(entry) {
                     Some(net) => nets.push(net),
                     None => {
-                        tracing::warn!(entry = %entry, "auth.allowed_ips: unparseable entry dropped")
+                        tracing::warn!(entry = %entry, "auth.allowed_ips: unparseable entry dropped");
                     }
                 }
             }

@@ -9,7 +9,7 @@ use axum::routing::any;
 use axum::{Json, Router};
 use lakehouse_common::config::Config;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 const TOKEN: &str = "gateway-test-token";
@@ -22,7 +22,12 @@ async fn spawn(app: Router) -> String {
         shutdown_grace: Duration::from_secs(1),
         max_connections: 256,
     };
-    tokio::spawn(lakehouse_common::serve(listener, app, opts, std::future::pending()));
+    tokio::spawn(lakehouse_common::serve(
+        listener,
+        app,
+        opts,
+        std::future::pending(),
+    ));
     format!("http://{addr}")
 }
 
@@ -34,9 +39,25 @@ async fn recorder() -> String {
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
         let (parts, body) = req.into_parts();
-        let h = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        let (method, path, query) = (parts.method.to_string(), parts.uri.path().to_owned(), parts.uri.query().map(str::to_owned));
-        let (authz, xff, rid, host) = (h("authorization"), h("x-forwarded-for"), h("x-request-id"), h("x-forwarded-host"));
+        let h = |n: &str| {
+            parts
+                .headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let (method, path, query) = (
+            parts.method.to_string(),
+            parts.uri.path().to_owned(),
+            parts.uri.query().map(str::to_owned),
+        );
+        let (authz, xff, rid, host) = (
+            h("authorization"),
+            h("x-forwarded-for"),
+            h("x-request-id"),
+            h("x-forwarded-host"),
+        );
         let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
         Json(json!({
             "method": method, "path": path, "query": query, "authorization": authz,
@@ -47,7 +68,10 @@ async fn recorder() -> String {
 }
 
 async fn storaged(dir: &Path) -> String {
-    let toml = format!("[auth]\ntoken = \"{TOKEN}\"\n[storaged]\nroot = {:?}\n", dir.to_str().unwrap());
+    let toml = format!(
+        "[auth]\ntoken = \"{TOKEN}\"\n[storaged]\nroot = {:?}\n",
+        dir.to_str().unwrap()
+    );
     let loaded = Config::from_toml(&toml, Path::new("t"), &|_: &str| None).unwrap();
     let store = lakehouse_storaged::build_store(&loaded.config.storaged, &|_: &str| None).unwrap();
     spawn(lakehouse_storaged::app(&loaded, store)).await
@@ -91,15 +115,31 @@ async fn sub_path_join_query_and_forwarded_headers() {
     assert_eq!(res.headers()["x-request-id"], "rid-gw-1");
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["method"], "POST");
-    assert_eq!(v["path"], "/api/catalog/manifest/a%2Fb%20c", "escapes kept, /v1 stripped, base path joined");
+    assert_eq!(
+        v["path"], "/api/catalog/manifest/a%2Fb%20c",
+        "escapes kept, /v1 stripped, base path joined"
+    );
     assert_eq!(v["query"], "x=1&y=%2F&z");
     assert_eq!(v["authorization"], format!("Bearer {TOKEN}"));
     assert_eq!(v["x_forwarded_for"], "203.0.113.9, 127.0.0.1");
     assert_eq!(v["x_request_id"], "rid-gw-1");
     assert_eq!(v["body_len"], 5);
-    assert!(v["x_forwarded_host"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(
+        v["x_forwarded_host"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:")
+    );
     // A base URL with a trailing slash joins the same way.
-    let v: Value = client().get(format!("{gw}/v1/sql/tables")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    let v: Value = client()
+        .get(format!("{gw}/v1/sql/tables"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["path"], "/api/sql/tables");
     assert_eq!(v["query"], Value::Null);
 }
@@ -109,13 +149,30 @@ async fn auth_is_enforced_at_the_edge() {
     let dir = tempfile::tempdir().unwrap();
     let (st, rec) = (storaged(dir.path()).await, recorder().await);
     let gw = gateway(&st, &rec, "").await;
-    let res = client().get(format!("{gw}/v1/storage/list")).send().await.unwrap();
+    let res = client()
+        .get(format!("{gw}/v1/storage/list"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let res = client().get(format!("{gw}/v1/catalog/x")).bearer_auth("wrong").send().await.unwrap();
+    let res = client()
+        .get(format!("{gw}/v1/catalog/x"))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["error"]["code"], "unauthorized");
-    assert_eq!(client().get(format!("{gw}/health")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        client()
+            .get(format!("{gw}/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -124,7 +181,10 @@ async fn objects_stream_through_to_storaged() {
     let (st, rec) = (storaged(dir.path()).await, recorder().await);
     let gw = gateway(&st, &rec, "").await;
     let data: Vec<u8> = (0..(20u32 << 20)).map(|i| (i % 241) as u8).collect();
-    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = data.chunks(1 << 20).map(|c| Ok(bytes::Bytes::copy_from_slice(c))).collect();
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = data
+        .chunks(1 << 20)
+        .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+        .collect();
     let res = client()
         .put(format!("{gw}/v1/storage/objects/big%2Fone%20file"))
         .bearer_auth(TOKEN)
@@ -136,8 +196,16 @@ async fn objects_stream_through_to_storaged() {
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["key"], "big/one file");
     assert_eq!(v["size"], 20 << 20);
-    let got = client().get(format!("{gw}/v1/storage/objects/big/one%20file")).bearer_auth(TOKEN).send().await.unwrap();
-    assert_eq!(got.headers()["content-length"], (20u32 << 20).to_string().as_str());
+    let got = client()
+        .get(format!("{gw}/v1/storage/objects/big/one%20file"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.headers()["content-length"],
+        (20u32 << 20).to_string().as_str()
+    );
     assert!(got.bytes().await.unwrap() == data);
     let range = client()
         .get(format!("{gw}/v1/storage/objects/big/one%20file"))
@@ -159,7 +227,12 @@ async fn objects_stream_through_to_storaged() {
         .await
         .unwrap();
     assert_eq!(list["objects"][0]["key"], "big/one file");
-    let missing = client().get(format!("{gw}/v1/storage/objects/nope")).bearer_auth(TOKEN).send().await.unwrap();
+    let missing = client()
+        .get(format!("{gw}/v1/storage/objects/nope"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     let v: Value = missing.json().await.unwrap();
     assert_eq!(v["error"]["code"], "not_found");
@@ -170,13 +243,23 @@ async fn upstream_down_is_502_and_slow_is_504() {
     let dir = tempfile::tempdir().unwrap();
     let (st, rec) = (storaged(dir.path()).await, recorder().await);
     let gw = gateway(&st, &rec, "").await;
-    let res = client().get(format!("{gw}/v1/vectors/index")).bearer_auth(TOKEN).send().await.unwrap();
+    let res = client()
+        .get(format!("{gw}/v1/vectors/index"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["error"]["code"], "upstream_unavailable");
     assert!(v["error"]["message"].as_str().unwrap().contains("vectord"));
     let started = std::time::Instant::now();
-    let res = client().post(format!("{gw}/v1/sql/slow")).bearer_auth(TOKEN).send().await.unwrap();
+    let res = client()
+        .post(format!("{gw}/v1/sql/slow"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::GATEWAY_TIMEOUT);
     assert!(started.elapsed() < Duration::from_millis(1900));
     let v: Value = res.json().await.unwrap();
@@ -193,11 +276,22 @@ async fn unknown_routes_caps_and_unconfigured_models() {
     let dir = tempfile::tempdir().unwrap();
     let (st, rec) = (storaged(dir.path()).await, recorder().await);
     let gw = gateway(&st, &rec, "").await;
-    let res = client().get(format!("{gw}/v1/nothing/here")).bearer_auth(TOKEN).send().await.unwrap();
+    let res = client()
+        .get(format!("{gw}/v1/nothing/here"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["error"]["code"], "not_found");
-    let res = client().post(format!("{gw}/v1/chat/completions")).bearer_auth(TOKEN).body("{}").send().await.unwrap();
+    let res = client()
+        .post(format!("{gw}/v1/chat/completions"))
+        .bearer_auth(TOKEN)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["error"]["code"], "not_configured");
@@ -224,10 +318,28 @@ async fn chat_goes_to_the_model_server_with_its_own_key_not_our_token() {
     let loaded = Config::from_toml(&toml, Path::new("t"), &|_: &str| None).unwrap();
     let env = |k: &str| (k == "LAKEHOUSE_CHAT_API_KEY").then(|| "model-key".to_owned());
     let gw = spawn(lakehouse_gateway::app(&loaded, &env).unwrap()).await;
-    let v: Value = client().post(format!("{gw}/v1/chat/completions")).bearer_auth(TOKEN).body("{}").send().await.unwrap().json().await.unwrap();
+    let v: Value = client()
+        .post(format!("{gw}/v1/chat/completions"))
+        .bearer_auth(TOKEN)
+        .body("{}")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["path"], "/api/v1/chat/completions");
     assert_eq!(v["authorization"], "Bearer model-key");
-    let v: Value = client().post(format!("{gw}/v1/embeddings")).bearer_auth(TOKEN).body("{}").send().await.unwrap().json().await.unwrap();
+    let v: Value = client()
+        .post(format!("{gw}/v1/embeddings"))
+        .bearer_auth(TOKEN)
+        .body("{}")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["path"], "/api/v1/embeddings");
     assert_eq!(v["authorization"], "", "our token never leaves the fleet");
 }

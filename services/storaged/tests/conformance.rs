@@ -13,8 +13,18 @@ use serde_json::Value;
 
 async fn error_code(res: reqwest::Response) -> String {
     let v: Value = res.json().await.expect("error body is JSON");
-    assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
-    assert!(v["error"]["request_id"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{v}"
+    );
+    assert!(
+        v["error"]["request_id"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{v}"
+    );
     v["error"]["code"].as_str().unwrap().to_owned()
 }
 
@@ -55,7 +65,12 @@ async fn put_get_head_delete(h: Harness) {
 
 async fn overwrite_replaces_content_and_etag(h: Harness) {
     let key = h.key("same");
-    let first: Value = h.put(&key, b"first version".to_vec()).await.json().await.unwrap();
+    let first: Value = h
+        .put(&key, b"first version".to_vec())
+        .await
+        .json()
+        .await
+        .unwrap();
     let second: Value = h.put(&key, b"second".to_vec()).await.json().await.unwrap();
     assert_ne!(first["etag"], second["etag"]);
     assert_eq!(second["size"], 6);
@@ -76,7 +91,10 @@ async fn empty_object_round_trips(h: Harness) {
 async fn list_prefixes_and_pagination(h: Harness) {
     let names = ["a/1", "a/2", "a/b/3", "a-x", "a0", "b/4", "c"];
     for n in names {
-        assert_eq!(h.put(&h.key(n), n.as_bytes().to_vec()).await.status(), StatusCode::OK);
+        assert_eq!(
+            h.put(&h.key(n), n.as_bytes().to_vec()).await.status(),
+            StatusCode::OK
+        );
     }
     let mut want: Vec<String> = names.iter().map(|n| h.key(n)).collect();
     want.sort();
@@ -85,11 +103,19 @@ async fn list_prefixes_and_pagination(h: Harness) {
     let res = h.list(&h.key(""), None, None).await;
     assert_eq!(res.status(), StatusCode::OK);
     let v: Value = res.json().await.unwrap();
-    let keys: Vec<&str> = v["objects"].as_array().unwrap().iter().map(|o| o["key"].as_str().unwrap()).collect();
+    let keys: Vec<&str> = v["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap())
+        .collect();
     assert_eq!(keys, want);
     assert_eq!(v["truncated"], false);
     let first = &v["objects"][0];
-    assert_eq!(first["size"], u64::try_from(names.iter().find(|n| h.key(n) == want[0]).unwrap().len()).unwrap());
+    assert_eq!(
+        first["size"],
+        u64::try_from(names.iter().find(|n| h.key(n) == want[0]).unwrap().len()).unwrap()
+    );
     assert!(first["last_modified"].as_str().unwrap().ends_with('Z'));
     assert!(first["etag"].as_str().is_some_and(|e| !e.is_empty()));
 
@@ -111,20 +137,46 @@ async fn list_prefixes_and_pagination(h: Harness) {
     assert_eq!(pages, 3);
 
     // Prefix filtering, including a prefix that is not at a '/' boundary.
-    assert_eq!(h.list_keys(&h.key("a/"), None, None).await.0, vec![h.key("a/1"), h.key("a/2"), h.key("a/b/3")]);
+    assert_eq!(
+        h.list_keys(&h.key("a/"), None, None).await.0,
+        vec![h.key("a/1"), h.key("a/2"), h.key("a/b/3")]
+    );
     assert_eq!(h.list_keys(&h.key("a"), None, None).await.0.len(), 5);
-    assert_eq!(h.list_keys(&h.key("a/b"), None, None).await.0, vec![h.key("a/b/3")]);
+    assert_eq!(
+        h.list_keys(&h.key("a/b"), None, None).await.0,
+        vec![h.key("a/b/3")]
+    );
     assert!(h.list_keys(&h.key("zzz"), None, None).await.0.is_empty());
     // `after` is exclusive and may be a key that does not exist.
-    assert_eq!(h.list_keys(&h.key(""), Some(&h.key("a0")), None).await.0, vec![h.key("b/4"), h.key("c")]);
-    assert_eq!(h.list_keys(&h.key(""), Some(&h.key("a/15")), Some(2)).await.0, vec![h.key("a/2"), h.key("a/b/3")]);
+    assert_eq!(
+        h.list_keys(&h.key(""), Some(&h.key("a0")), None).await.0,
+        vec![h.key("b/4"), h.key("c")]
+    );
+    assert_eq!(
+        h.list_keys(&h.key(""), Some(&h.key("a/15")), Some(2))
+            .await
+            .0,
+        vec![h.key("a/2"), h.key("a/b/3")]
+    );
 
     for bad in ["0", "-1", "ten"] {
-        let res = h.client.get(h.url("/storage/list")).query(&[("prefix", h.key("")), ("limit", bad.into())]).send().await.unwrap();
+        let res = h
+            .client
+            .get(h.url("/storage/list"))
+            .query(&[("prefix", h.key("")), ("limit", bad.into())])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "limit={bad}");
         assert_eq!(error_code(res).await, "bad_request");
     }
-    let res = h.client.get(h.url("/storage/list")).query(&[("prefix", h.key("")), ("limit", "5000".into())]).send().await.unwrap();
+    let res = h
+        .client
+        .get(h.url("/storage/list"))
+        .query(&[("prefix", h.key("")), ("limit", "5000".into())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
 
@@ -132,11 +184,23 @@ async fn ranged_get(h: Harness) {
     let key = h.key("ranged");
     let data: Vec<u8> = (0..1000u32).map(|i| (i % 256) as u8).collect();
     h.put(&key, data.clone()).await;
-    for (range, a, b) in [("bytes=0-9", 0, 9), ("bytes=990-", 990, 999), ("bytes=-5", 995, 999), ("bytes=900-5000", 900, 999)] {
+    for (range, a, b) in [
+        ("bytes=0-9", 0, 9),
+        ("bytes=990-", 990, 999),
+        ("bytes=-5", 995, 999),
+        ("bytes=900-5000", 900, 999),
+    ] {
         let res = h.get_range(&key, range).await;
         assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT, "{range}");
-        assert_eq!(res.headers()["content-range"].to_str().unwrap(), format!("bytes {a}-{b}/1000"), "{range}");
-        assert_eq!(res.headers()["content-length"].to_str().unwrap(), (b - a + 1).to_string());
+        assert_eq!(
+            res.headers()["content-range"].to_str().unwrap(),
+            format!("bytes {a}-{b}/1000"),
+            "{range}"
+        );
+        assert_eq!(
+            res.headers()["content-length"].to_str().unwrap(),
+            (b - a + 1).to_string()
+        );
         assert_eq!(res.bytes().await.unwrap(), &data[a..=b], "{range}");
     }
     let res = h.get_range(&key, "bytes=1000-").await;
@@ -170,14 +234,32 @@ async fn keys_round_trip_exactly(h: Harness) {
         let v: Value = res.json().await.unwrap();
         assert_eq!(v["key"], h.key(name), "{raw}");
         // The typed client escapes every segment itself: the same object comes back.
-        assert_eq!(h.get(&h.key(name)).await.text().await.unwrap(), body, "{name}");
-        assert_eq!(h.client.get(&url).send().await.unwrap().text().await.unwrap(), body, "{raw}");
+        assert_eq!(
+            h.get(&h.key(name)).await.text().await.unwrap(),
+            body,
+            "{name}"
+        );
+        assert_eq!(
+            h.client
+                .get(&url)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+            body,
+            "{raw}"
+        );
     }
     let mut want: Vec<String> = cases.iter().map(|(_, n)| h.key(n)).collect();
     want.sort();
     assert_eq!(h.list_keys(&h.key(""), None, None).await.0, want);
     // A prefix with a space and non-ASCII is matched exactly too.
-    assert_eq!(h.list_keys(&h.key("日本/"), None, None).await.0, vec![h.key("日本/ü")]);
+    assert_eq!(
+        h.list_keys(&h.key("日本/"), None, None).await.0,
+        vec![h.key("日本/ü")]
+    );
 }
 
 async fn invalid_keys_are_refused(h: Harness) {
@@ -203,11 +285,20 @@ async fn invalid_keys_are_refused(h: Harness) {
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{raw}");
     }
     for raw in ["%2Fleading", ""] {
-        let res = h.client.put(format!("{}/storage/objects/{raw}", h.base)).body("x").send().await.unwrap();
+        let res = h
+            .client
+            .put(format!("{}/storage/objects/{raw}", h.base))
+            .body("x")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{raw}");
         assert_eq!(error_code(res).await, "invalid_key", "{raw}");
     }
-    assert!(h.list_keys(&h.key(""), None, None).await.0.is_empty(), "a refused key wrote something");
+    assert!(
+        h.list_keys(&h.key(""), None, None).await.0.is_empty(),
+        "a refused key wrote something"
+    );
 }
 
 async fn oversized_declared_body_is_refused_before_reading(h: Harness) {
@@ -215,7 +306,9 @@ async fn oversized_declared_body_is_refused_before_reading(h: Harness) {
     let key = h.key("too-big");
     let (tx, rx) = futures::channel::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
     let mut tx = tx;
-    futures::SinkExt::send(&mut tx, Ok(Bytes::from(vec![0u8; 1024]))).await.unwrap();
+    futures::SinkExt::send(&mut tx, Ok(Bytes::from(vec![0u8; 1024])))
+        .await
+        .unwrap();
     let res = tokio::time::timeout(
         Duration::from_secs(10),
         h.client
@@ -237,14 +330,29 @@ async fn streamed_body_over_the_cap_leaves_nothing(h: Harness) {
     // This harness caps objects at 6 MiB; a chunked 7 MiB body must fail while streaming.
     let key = h.key("streamed");
     let chunks = (0..7).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![7u8; 1 << 20])));
-    let res = h.client.put(h.object_url(&key)).body(reqwest::Body::wrap_stream(futures::stream::iter(chunks))).send().await.unwrap();
+    let res = h
+        .client
+        .put(h.object_url(&key))
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(error_code(res).await, "payload_too_large");
     assert_eq!(h.get(&key).await.status(), StatusCode::NOT_FOUND);
     // Exactly at the cap is fine, and goes through multipart on S3 (5 MiB parts).
     let data: Vec<u8> = (0..(6u32 << 20)).map(|i| (i % 253) as u8).collect();
-    let chunks: Vec<Result<Bytes, std::io::Error>> = data.chunks(300_000).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
-    let res = h.client.put(h.object_url(&key)).body(reqwest::Body::wrap_stream(futures::stream::iter(chunks))).send().await.unwrap();
+    let chunks: Vec<Result<Bytes, std::io::Error>> = data
+        .chunks(300_000)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    let res = h
+        .client
+        .put(h.object_url(&key))
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let got = h.get(&key).await.bytes().await.unwrap();
     assert_eq!(got.len(), data.len());
@@ -256,12 +364,19 @@ async fn at_most_four_uploads_in_flight(h: Harness) {
     let mut pending = Vec::new();
     for i in 0..4 {
         let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-        futures::SinkExt::send(&mut tx, Ok(Bytes::from_static(b"begin "))).await.unwrap();
-        let req = h.client.put(h.object_url(&h.key(&format!("slow-{i}")))).body(reqwest::Body::wrap_stream(rx)).send();
+        futures::SinkExt::send(&mut tx, Ok(Bytes::from_static(b"begin ")))
+            .await
+            .unwrap();
+        let req = h
+            .client
+            .put(h.object_url(&h.key(&format!("slow-{i}"))))
+            .body(reqwest::Body::wrap_stream(rx))
+            .send();
         pending.push(tokio::spawn(req));
         senders.push(tx);
     }
-    h.wait_for_metric("lakehouse_storage_uploads_in_flight", 4.0).await;
+    h.wait_for_metric("lakehouse_storage_uploads_in_flight", 4.0)
+        .await;
     // A fifth upload waits for the queue timeout (300 ms here), then gets 503.
     let res = h.put(&h.key("fifth"), b"x".to_vec()).await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -269,18 +384,29 @@ async fn at_most_four_uploads_in_flight(h: Harness) {
     assert_eq!(error_code(res).await, "too_many_uploads");
     // Finishing one frees a slot.
     let mut first = senders.remove(0);
-    futures::SinkExt::send(&mut first, Ok(Bytes::from_static(b"end"))).await.unwrap();
+    futures::SinkExt::send(&mut first, Ok(Bytes::from_static(b"end")))
+        .await
+        .unwrap();
     drop(first);
     let res = pending.remove(0).await.unwrap().unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(h.put(&h.key("fifth"), b"x".to_vec()).await.status(), StatusCode::OK);
+    assert_eq!(
+        h.put(&h.key("fifth"), b"x".to_vec()).await.status(),
+        StatusCode::OK
+    );
     for (mut tx, p) in senders.into_iter().zip(pending) {
-        futures::SinkExt::send(&mut tx, Ok(Bytes::from_static(b"end"))).await.unwrap();
+        futures::SinkExt::send(&mut tx, Ok(Bytes::from_static(b"end")))
+            .await
+            .unwrap();
         drop(tx);
         assert_eq!(p.await.unwrap().unwrap().status(), StatusCode::OK);
     }
-    assert_eq!(h.get(&h.key("slow-3")).await.bytes().await.unwrap(), "begin end");
-    h.wait_for_metric("lakehouse_storage_uploads_in_flight", 0.0).await;
+    assert_eq!(
+        h.get(&h.key("slow-3")).await.bytes().await.unwrap(),
+        "begin end"
+    );
+    h.wait_for_metric("lakehouse_storage_uploads_in_flight", 0.0)
+        .await;
 }
 
 async fn readers_never_see_a_partial_object(h: Harness) {
@@ -295,7 +421,14 @@ async fn readers_never_see_a_partial_object(h: Harness) {
         readers.push(tokio::spawn(async move {
             let mut reads = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let body = client.get(&url).send().await.unwrap().bytes().await.unwrap();
+                let body = client
+                    .get(&url)
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap();
                 let whole_a = body.len() == 1 << 20 && body.iter().all(|b| *b == b'a');
                 let whole_b = body.len() == 3 << 20 && body.iter().all(|b| *b == b'b');
                 assert!(whole_a || whole_b, "torn read of {} bytes", body.len());
@@ -305,7 +438,11 @@ async fn readers_never_see_a_partial_object(h: Harness) {
         }));
     }
     for i in 0..12 {
-        let body = if i % 2 == 0 { large.clone() } else { small.clone() };
+        let body = if i % 2 == 0 {
+            large.clone()
+        } else {
+            small.clone()
+        };
         assert_eq!(h.put(&key, body).await.status(), StatusCode::OK);
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -315,13 +452,29 @@ async fn readers_never_see_a_partial_object(h: Harness) {
 }
 
 async fn errors_are_json_with_request_id(h: Harness) {
-    let res = h.client.get(h.object_url(&h.key("nope"))).header("x-request-id", "conformance-rid-1").send().await.unwrap();
+    let res = h
+        .client
+        .get(h.object_url(&h.key("nope")))
+        .header("x-request-id", "conformance-rid-1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(res.headers()["x-request-id"], "conformance-rid-1");
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["error"]["request_id"], "conformance-rid-1");
-    let res = h.client.post(h.object_url(&h.key("nope"))).send().await.unwrap();
+    let res = h
+        .client
+        .post(h.object_url(&h.key("nope")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(error_code(res).await, "method_not_allowed");
     let res = h.client.get(h.url("/ready")).send().await.unwrap();
@@ -338,19 +491,33 @@ macro_rules! suite {
             use super::*;
             const SMALL_CAP: &str = "max_object_bytes = 6291456\nmultipart_part_bytes = 5242880\n";
             #[tokio::test]
-            async fn put_get_head_delete() { super::put_get_head_delete($start("").await).await }
+            async fn put_get_head_delete() {
+                super::put_get_head_delete($start("").await).await
+            }
             #[tokio::test]
-            async fn overwrite_replaces_content_and_etag() { super::overwrite_replaces_content_and_etag($start("").await).await }
+            async fn overwrite_replaces_content_and_etag() {
+                super::overwrite_replaces_content_and_etag($start("").await).await
+            }
             #[tokio::test]
-            async fn empty_object_round_trips() { super::empty_object_round_trips($start("").await).await }
+            async fn empty_object_round_trips() {
+                super::empty_object_round_trips($start("").await).await
+            }
             #[tokio::test]
-            async fn list_prefixes_and_pagination() { super::list_prefixes_and_pagination($start("").await).await }
+            async fn list_prefixes_and_pagination() {
+                super::list_prefixes_and_pagination($start("").await).await
+            }
             #[tokio::test]
-            async fn ranged_get() { super::ranged_get($start("").await).await }
+            async fn ranged_get() {
+                super::ranged_get($start("").await).await
+            }
             #[tokio::test]
-            async fn keys_round_trip_exactly() { super::keys_round_trip_exactly($start("").await).await }
+            async fn keys_round_trip_exactly() {
+                super::keys_round_trip_exactly($start("").await).await
+            }
             #[tokio::test]
-            async fn invalid_keys_are_refused() { super::invalid_keys_are_refused($start("").await).await }
+            async fn invalid_keys_are_refused() {
+                super::invalid_keys_are_refused($start("").await).await
+            }
             #[tokio::test]
             async fn oversized_declared_body_is_refused_before_reading() {
                 super::oversized_declared_body_is_refused_before_reading($start("").await).await
@@ -361,12 +528,19 @@ macro_rules! suite {
             }
             #[tokio::test]
             async fn at_most_four_uploads_in_flight() {
-                super::at_most_four_uploads_in_flight($start("upload_queue_timeout_ms = 300\n").await).await
+                super::at_most_four_uploads_in_flight(
+                    $start("upload_queue_timeout_ms = 300\n").await,
+                )
+                .await
             }
             #[tokio::test]
-            async fn readers_never_see_a_partial_object() { super::readers_never_see_a_partial_object($start("").await).await }
+            async fn readers_never_see_a_partial_object() {
+                super::readers_never_see_a_partial_object($start("").await).await
+            }
             #[tokio::test]
-            async fn errors_are_json_with_request_id() { super::errors_are_json_with_request_id($start("").await).await }
+            async fn errors_are_json_with_request_id() {
+                super::errors_are_json_with_request_id($start("").await).await
+            }
         }
     };
 }

@@ -43,7 +43,8 @@ pub async fn list_objects(
         None => MAX_PAGE,
         Some(Ok(n)) if n >= 1 => n.min(MAX_PAGE),
         Some(_) => {
-            return ApiError::bad_request("limit must be an integer from 1 to 1000").into_response();
+            return ApiError::bad_request("limit must be an integer from 1 to 1000")
+                .into_response();
         }
     };
     for (name, v) in [("prefix", Some(&q.prefix)), ("after", q.after.as_ref())] {

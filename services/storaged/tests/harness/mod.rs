@@ -30,7 +30,10 @@ impl Drop for Harness {
 
 pub(crate) async fn start_fs(extra: &str) -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let toml = format!("[storaged]\nroot = {:?}\n{extra}", dir.path().join("objects").to_str().unwrap());
+    let toml = format!(
+        "[storaged]\nroot = {:?}\n{extra}",
+        dir.path().join("objects").to_str().unwrap()
+    );
     start(&toml, Some(dir)).await
 }
 
@@ -95,7 +98,9 @@ impl Harness {
     }
 
     pub(crate) fn object_url(&self, key: &str) -> String {
-        self.url(&lakehouse_client::storage::object_path(&ObjectKey::parse(key).unwrap()))
+        self.url(&lakehouse_client::storage::object_path(
+            &ObjectKey::parse(key).unwrap(),
+        ))
     }
 
     pub(crate) fn req(&self, method: Method, key: &str) -> RequestBuilder {
@@ -111,10 +116,19 @@ impl Harness {
     }
 
     pub(crate) async fn get_range(&self, key: &str, range: &str) -> Response {
-        self.req(Method::GET, key).header("range", range).send().await.unwrap()
+        self.req(Method::GET, key)
+            .header("range", range)
+            .send()
+            .await
+            .unwrap()
     }
 
-    pub(crate) async fn list(&self, prefix: &str, after: Option<&str>, limit: Option<usize>) -> Response {
+    pub(crate) async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> Response {
         let mut q = vec![("prefix", prefix.to_owned())];
         if let Some(a) = after {
             q.push(("after", a.to_owned()));
@@ -122,23 +136,50 @@ impl Harness {
         if let Some(l) = limit {
             q.push(("limit", l.to_string()));
         }
-        self.client.get(self.url("/storage/list")).query(&q).send().await.unwrap()
+        self.client
+            .get(self.url("/storage/list"))
+            .query(&q)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Keys of one page, whether it was truncated, and `next_after`.
-    pub(crate) async fn list_keys(&self, prefix: &str, after: Option<&str>, limit: Option<usize>) -> (Vec<String>, bool, Option<String>) {
+    pub(crate) async fn list_keys(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> (Vec<String>, bool, Option<String>) {
         let res = self.list(prefix, after, limit).await;
         assert_eq!(res.status(), 200);
         let v: serde_json::Value = res.json().await.unwrap();
-        let keys = v["objects"].as_array().unwrap().iter().map(|o| o["key"].as_str().unwrap().to_owned()).collect();
-        (keys, v["truncated"].as_bool().unwrap(), v["next_after"].as_str().map(str::to_owned))
+        let keys = v["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["key"].as_str().unwrap().to_owned())
+            .collect();
+        (
+            keys,
+            v["truncated"].as_bool().unwrap(),
+            v["next_after"].as_str().map(str::to_owned),
+        )
     }
 
     /// Polls `/metrics` until the unlabelled-or-labelled sample `name` equals `value`.
     pub(crate) async fn wait_for_metric(&self, name: &str, value: f64) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let text = self.client.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap();
+            let text = self
+                .client
+                .get(self.url("/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
             let current = text
                 .lines()
                 .find(|l| l.starts_with(name) && !l.starts_with('#'))
@@ -147,7 +188,10 @@ impl Harness {
             if current == Some(value) {
                 return;
             }
-            assert!(tokio::time::Instant::now() < deadline, "{name} stayed at {current:?}, wanted {value}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{name} stayed at {current:?}, wanted {value}"
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }

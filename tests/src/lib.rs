@@ -1,0 +1,248 @@
+//! Helpers for end-to-end tests: find the release binaries, write a config with free loopback
+//! ports, start processes (killed when dropped) and wait for them to be ready.
+//!
+//! The binaries must be built first (`cargo build --release --bins`; `scripts/test.sh` does).
+
+// Test support: a failed setup step should stop the test loudly.
+#![allow(clippy::unwrap_used)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The services that serve HTTP, in start order.
+pub const SERVERS: [&str; 6] = [
+    "storaged", "catalogd", "ingestd", "queryd", "vectord", "gateway",
+];
+
+/// Directory holding the built binaries: `LAKEHOUSE_BIN_DIR`, else the profile directory this
+/// test executable was built into.
+pub fn bin_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("LAKEHOUSE_BIN_DIR") {
+        return PathBuf::from(d);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>")
+        .to_path_buf()
+}
+
+/// Path of binary `name`, with a clear message when it has not been built.
+pub fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: build the binaries first with `cargo build --release --bins` (scripts/test.sh does)",
+        p.display()
+    );
+    p
+}
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running process, killed on drop; its stdout and stderr go to files in the fleet dir.
+#[derive(Debug)]
+pub struct Proc {
+    /// The child.
+    pub child: Child,
+    /// Where its stdout goes.
+    pub stdout: PathBuf,
+    /// Where its stderr goes.
+    pub stderr: PathBuf,
+}
+
+impl Proc {
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let ok = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// Waits up to `limit` for exit; the exit code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("process did not exit within {limit:?}");
+    }
+
+    /// Everything it logged to stdout so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Ports and files of one fleet.
+#[derive(Debug)]
+pub struct Fleet {
+    /// Working directory (config, data, logs).
+    pub dir: tempfile::TempDir,
+    /// Config file path.
+    pub config: PathBuf,
+    /// Port of each server, by name.
+    pub ports: Vec<(&'static str, u16)>,
+    /// Token, when auth is on.
+    pub token: Option<String>,
+    /// Running processes.
+    pub procs: Vec<(&'static str, Proc)>,
+}
+
+impl Fleet {
+    /// Writes a config with free ports (fs storage under the temp dir); `extra` is appended.
+    pub fn new(token: Option<&str>, extra: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let ports: Vec<(&'static str, u16)> = SERVERS.iter().map(|s| (*s, free_port())).collect();
+        let port = |n: &str| ports.iter().find(|(s, _)| *s == n).unwrap().1;
+        let url = |n: &str| format!("http://127.0.0.1:{}", port(n));
+        let root = dir.path().join("objects");
+        let text = format!(
+            "[common]\nshutdown_grace_ms = 10000\n\
+             [auth]\ntoken = \"{tok}\"\n\
+             [gateway]\nbind = \"127.0.0.1:{gw}\"\nstoraged_url = \"{st}\"\ncatalogd_url = \"{ca}\"\ningestd_url = \"{ing}\"\nqueryd_url = \"{q}\"\nvectord_url = \"{v}\"\n\
+             [storaged]\nbind = \"127.0.0.1:{stp}\"\nroot = {root:?}\n\
+             [catalogd]\nbind = \"127.0.0.1:{cap}\"\nstoraged_url = \"{st}\"\n\
+             [ingestd]\nbind = \"127.0.0.1:{ingp}\"\nstoraged_url = \"{st}\"\ncatalogd_url = \"{ca}\"\n\
+             [queryd]\nbind = \"127.0.0.1:{qp}\"\nstoraged_url = \"{st}\"\ncatalogd_url = \"{ca}\"\ncache_dir = {cache:?}\n\
+             [vectord]\nbind = \"127.0.0.1:{vp}\"\nstoraged_url = \"{st}\"\n{extra}",
+            tok = token.unwrap_or(""),
+            gw = port("gateway"),
+            st = url("storaged"),
+            ca = url("catalogd"),
+            ing = url("ingestd"),
+            q = url("queryd"),
+            v = url("vectord"),
+            stp = port("storaged"),
+            cap = port("catalogd"),
+            ingp = port("ingestd"),
+            qp = port("queryd"),
+            vp = port("vectord"),
+            root = root.to_str().unwrap(),
+            cache = dir.path().join("cache").to_str().unwrap(),
+        );
+        let config = dir.path().join("lakehouse.toml");
+        std::fs::write(&config, text).unwrap();
+        Self {
+            dir,
+            config,
+            ports,
+            token: token.map(str::to_owned),
+            procs: Vec::new(),
+        }
+    }
+
+    /// Port of server `name`.
+    pub fn port(&self, name: &str) -> u16 {
+        self.ports.iter().find(|(s, _)| *s == name).unwrap().1
+    }
+
+    /// Base URL of server `name`.
+    pub fn url(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}", self.port(name))
+    }
+
+    /// Starts binary `name` with this fleet's config.
+    pub fn spawn(&self, name: &str) -> Proc {
+        spawn_with(name, &self.config, self.dir.path(), &[])
+    }
+
+    /// Starts `names` and waits until each answers `/ready` with 200.
+    pub fn start(&mut self, names: &[&'static str]) {
+        for n in names {
+            let p = self.spawn(n);
+            self.procs.push((n, p));
+        }
+        for n in names {
+            wait_ready(&self.url(n), Duration::from_secs(20));
+        }
+    }
+
+    /// The process of server `name`.
+    pub fn proc(&mut self, name: &str) -> &mut Proc {
+        &mut self.procs.iter_mut().find(|(n, _)| *n == name).unwrap().1
+    }
+}
+
+/// Starts binary `name` with `--config config` in `cwd`, with extra environment variables.
+pub fn spawn_with(name: &str, config: &Path, cwd: &Path, env: &[(&str, &str)]) -> Proc {
+    let stdout = cwd.join(format!("{name}-{}.out", free_port()));
+    let stderr = stdout.with_extension("err");
+    let mut cmd = Command::new(bin(name));
+    cmd.arg("--config")
+        .arg(config)
+        .current_dir(cwd)
+        .env_remove("LAKEHOUSE_AUTH_TOKEN")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Proc {
+        child: cmd.spawn().unwrap(),
+        stdout,
+        stderr,
+    }
+}
+
+/// Polls `base/ready` until 200, panicking after `limit`.
+pub fn wait_ready(base: &str, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    let client = raw_http::status_of;
+    loop {
+        if client(&format!("{base}/ready")) == Some(200) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{base} not ready within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Minimal blocking GET (status only) without pulling reqwest's blocking feature.
+mod raw_http {
+    pub(crate) fn status_of(url: &str) -> Option<u16> {
+        use std::io::{Read, Write};
+        let rest = url.strip_prefix("http://")?;
+        let (host, path) = rest
+            .split_once('/')
+            .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+        let mut s = std::net::TcpStream::connect(host).ok()?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(3)))
+            .ok()?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut buf = [0u8; 12];
+        s.read_exact(&mut buf).ok()?;
+        std::str::from_utf8(&buf[9..12]).ok()?.parse().ok()
+    }
+}

@@ -1,0 +1,105 @@
+//! The real binaries refuse to start on a bad config, naming the key, with exit status 2.
+
+use std::time::Duration;
+
+use lakehouse_e2e::{free_port, spawn_with};
+
+/// Runs `bin --config <file with text>` and returns (exit code, stderr).
+fn refuse(bin: &str, text: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let mut p = spawn_with(bin, &cfg, dir.path(), &[]);
+    let code = p.wait_exit(Duration::from_secs(10));
+    (code, std::fs::read_to_string(&p.stderr).unwrap())
+}
+
+#[test]
+fn unknown_key_bad_url_bad_bind_name_the_key() {
+    for (bin, text, needle) in [
+        (
+            "storaged",
+            "[storaged]\nbind = \"127.0.0.1:0\"\nrooot = \"x\"\n",
+            "rooot",
+        ),
+        ("gateway", "[gatway]\nbind = \"127.0.0.1:0\"\n", "gatway"),
+        (
+            "gateway",
+            "[gateway]\nqueryd_url = \"not a url\"\n",
+            "gateway.queryd_url",
+        ),
+        (
+            "gateway",
+            "[gateway]\nstoraged_url = \"http://\"\n",
+            "gateway.storaged_url",
+        ),
+        (
+            "catalogd",
+            "[catalogd]\nstoraged_url = \"ftp://h\"\n",
+            "catalogd.storaged_url",
+        ),
+        (
+            "storaged",
+            "[storaged]\nbind = \"localhost:99999\"\n",
+            "storaged.bind",
+        ),
+        (
+            "storaged",
+            "[storaged]\nbackend = \"s3\"\n",
+            "storaged.bucket",
+        ),
+        (
+            "queryd",
+            "[common]\nrequest_timeout_ms = 0\n",
+            "common.request_timeout_ms",
+        ),
+    ] {
+        let (code, stderr) = refuse(bin, text);
+        assert_eq!(code, Some(2), "{bin} with {text:?}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{bin}: stderr does not name {needle}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn allowlist_with_no_valid_entry_refuses_to_start() {
+    let text = format!(
+        "[auth]\nallowed_ips = [\"bogus\", \"10.0.0.0/99\"]\n[storaged]\nbind = \"127.0.0.1:{}\"\n",
+        free_port()
+    );
+    let (code, stderr) = refuse("storaged", &text);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("auth.allowed_ips"), "{stderr}");
+}
+
+#[test]
+fn non_loopback_bind_without_token_refuses_to_start() {
+    let text = format!("[gateway]\nbind = \"0.0.0.0:{}\"\n", free_port());
+    let (code, stderr) = refuse("gateway", &text);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("gateway.bind") && stderr.contains("no auth token"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn batch_jobs_say_they_are_not_implemented() {
+    for job in ["materializer", "replay"] {
+        let out = std::process::Command::new(lakehouse_e2e::bin(job))
+            .args([
+                "--config",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../lakehouse.toml"),
+                "run",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{job}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("not yet implemented"),
+            "{job}"
+        );
+    }
+}

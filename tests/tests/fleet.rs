@@ -1,6 +1,9 @@
 //! The whole fleet as real processes: objects through the authenticated gateway, request ids
 //! in the services' logs, readiness that follows dependencies, and SIGTERM during an upload.
 
+// Helpers of this test crate unwrap too: a failed setup step should stop the test loudly.
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use bytes::Bytes;

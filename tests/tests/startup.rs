@@ -1,5 +1,8 @@
 //! The real binaries refuse to start on a bad config, naming the key, with exit status 2.
 
+// Helpers of this test crate unwrap too: a failed setup step should stop the test loudly.
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use lakehouse_e2e::{free_port, spawn_with};

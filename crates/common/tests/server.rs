@@ -1,6 +1,9 @@
 //! The shared server on a real loopback socket: the auth matrix, request ids, JSON errors,
 //! body caps, timeouts, header-read timeout and graceful shutdown.
 
+// Helpers of this test crate unwrap too: a failed setup step should stop the test loudly.
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! The gateway on real sockets in front of a real storaged (fs) and a recording upstream
 //! mounted under a sub-path.
 
+// Helpers of this test crate unwrap too: a failed setup step should stop the test loudly.
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::time::Duration;
 

@@ -2,6 +2,9 @@
 //! test exists twice, `fs::name` (a temporary directory) and `s3::name` (a real S3-compatible
 //! server on loopback, found through `LAKEHOUSE_TEST_S3_*` and the standard AWS variables).
 
+// Helpers of this test crate unwrap too: a failed setup step should stop the test loudly.
+#![allow(clippy::unwrap_used)]
+
 mod harness;
 
 use std::time::Duration;

@@ -51,7 +51,18 @@ pub async fn propagate(mut req: Request, next: Next) -> Response {
     req.headers_mut().insert(HEADER, value.clone());
     req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
-    let mut res = tracing::Instrument::instrument(CURRENT.scope(id, next.run(req)), span).await;
+    let started = std::time::Instant::now();
+    let run = async move {
+        let res = next.run(req).await;
+        // One access-log line per request, inside the span so it carries the id.
+        tracing::info!(
+            status = res.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request done"
+        );
+        res
+    };
+    let mut res = tracing::Instrument::instrument(CURRENT.scope(id, run), span).await;
     res.headers_mut().insert(HEADER, value);
     res
 }

@@ -29,6 +29,8 @@ cargo build --release --workspace --bins --locked
 step "tests (unit, conformance on fs and s3, end-to-end)"
 LOG=$(mktemp)
 cargo test --release --workspace --all-targets --locked -- --test-threads="${LAKEHOUSE_TEST_THREADS:-4}" 2>&1 | tee "$LOG"
+trap - EXIT
+scripts/s3-server.sh stop
 # One closing line for the whole run: the sum over every test binary.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "summary: %d passed, %d failed\n", p, f }' "$LOG"
 rm -f "$LOG"

@@ -108,7 +108,7 @@ impl S3Store {
         first: Bytes,
         body: &mut BodyStream,
         max_bytes: u64,
-        mut size: u64,
+        size: &mut u64,
     ) -> StorageResult<String> {
         let created = self
             .client
@@ -135,7 +135,7 @@ impl S3Store {
                     parts.push(join_part(prev).await?);
                 }
                 number += 1;
-                let (buf, _) = fill(body, self.part_size, max_bytes, &mut size).await?;
+                let (buf, _) = fill(body, self.part_size, max_bytes, size).await?;
                 if !buf.is_empty() {
                     next = Some(buf);
                 }
@@ -293,19 +293,17 @@ impl ObjectStore for S3Store {
                 .map_err(|e| map_sdk(&e, key.as_str()))?;
             out.e_tag().unwrap_or_default().to_owned()
         } else {
-            self.put_multipart(key, first, &mut body, max_bytes, size)
+            self.put_multipart(key, first, &mut body, max_bytes, &mut size)
                 .await?
         };
-        // The write's own answer lacks a timestamp; HEAD gives the stored one.
-        match self.head(key).await {
-            Ok(meta) => Ok(meta),
-            Err(_) => Ok(ObjectMeta {
-                key: key.clone(),
-                size,
-                etag,
-                last_modified: SystemTime::now(),
-            }),
-        }
+        // The write's answer has size and etag; the store's own timestamp is within the
+        // round trip of now, and asking for it would cost a second request per upload.
+        Ok(ObjectMeta {
+            key: key.clone(),
+            size,
+            etag,
+            last_modified: SystemTime::now(),
+        })
     }
 
     async fn get(&self, key: &ObjectKey, range: Option<ByteRange>) -> StorageResult<GetResult> {

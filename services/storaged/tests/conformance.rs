@@ -357,6 +357,13 @@ async fn streamed_body_over_the_cap_leaves_nothing(h: Harness) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["size"], 6 << 20, "the answer counts every part");
+    let head = h.req(reqwest::Method::HEAD, &key).send().await.unwrap();
+    assert_eq!(
+        head.headers()["content-length"],
+        (6u32 << 20).to_string().as_str()
+    );
     let got = h.get(&key).await.bytes().await.unwrap();
     assert_eq!(got.len(), data.len());
     assert!(got == data, "multipart object differs");

@@ -22,3 +22,7 @@ s3-stop:
 # Storage and gateway benchmark (prints its figures).
 bench:
     scripts/bench/storage.sh
+
+# Data-path benchmark: ingest and SQL through the gateway vs DuckDB in-process (prints figures).
+bench-data:
+    scripts/bench/data_path.sh

@@ -6,6 +6,8 @@
 // Test support: a failed setup step should stop the test loudly.
 #![allow(clippy::unwrap_used)]
 
+pub mod api;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -96,6 +98,15 @@ impl Drop for Proc {
     }
 }
 
+/// Which storage backend a fleet's storaged uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// A directory under the fleet's temp dir.
+    Fs,
+    /// The test S3 server named by `LAKEHOUSE_TEST_S3_*` (and the AWS variables).
+    S3,
+}
+
 /// Ports and files of one fleet.
 #[derive(Debug)]
 pub struct Fleet {
@@ -114,20 +125,57 @@ pub struct Fleet {
 impl Fleet {
     /// Writes a config with free ports (fs storage under the temp dir); `extra` is appended.
     pub fn new(token: Option<&str>, extra: &str) -> Self {
+        Self::with(token, Storage::Fs, &[], extra)
+    }
+
+    /// As [`Fleet::new`], choosing the storage backend and adding `key = value` lines to
+    /// sections (`("ingestd", "max_upload_bytes = 10")`).
+    pub fn with(
+        token: Option<&str>,
+        storage: Storage,
+        sections: &[(&str, &str)],
+        extra: &str,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let ports: Vec<(&'static str, u16)> = SERVERS.iter().map(|s| (*s, free_port())).collect();
         let port = |n: &str| ports.iter().find(|(s, _)| *s == n).unwrap().1;
         let url = |n: &str| format!("http://127.0.0.1:{}", port(n));
-        let root = dir.path().join("objects");
+        let more = |section: &str| {
+            sections
+                .iter()
+                .filter(|(s, _)| *s == section)
+                .map(|(_, l)| format!("{l}\n"))
+                .collect::<String>()
+        };
+        let backend = match storage {
+            Storage::Fs => format!(
+                "root = {:?}\n",
+                dir.path().join("objects").to_str().unwrap()
+            ),
+            Storage::S3 => {
+                let need = |k: &str| {
+                    std::env::var(k).unwrap_or_else(|_| {
+                        panic!("{k} is not set: start the test S3 server with `eval \"$(scripts/s3-server.sh start)\"` (scripts/test.sh does)")
+                    })
+                };
+                format!(
+                    "backend = \"s3\"\nendpoint = \"{}\"\nregion = \"{}\"\nbucket = \"{}\"\npath_style = true\n",
+                    need("LAKEHOUSE_TEST_S3_ENDPOINT"),
+                    need("LAKEHOUSE_TEST_S3_REGION"),
+                    need("LAKEHOUSE_TEST_S3_BUCKET")
+                )
+            }
+        };
         let text = format!(
-            "[common]\nshutdown_grace_ms = 10000\n\
+            "[common]\nshutdown_grace_ms = 10000\n{common}\
              [auth]\ntoken = \"{tok}\"\n\
-             [gateway]\nbind = \"127.0.0.1:{gw}\"\nstoraged_url = \"{st}\"\ncatalogd_url = \"{ca}\"\ningestd_url = \"{ing}\"\nqueryd_url = \"{q}\"\nvectord_url = \"{v}\"\n\
-             [storaged]\nbind = \"127.0.0.1:{stp}\"\nroot = {root:?}\n\
-             [catalogd]\nbind = \"127.0.0.1:{cap}\"\nstoraged_url = \"{st}\"\n\
-             [ingestd]\nbind = \"127.0.0.1:{ingp}\"\nstoraged_url = \"{st}\"\ncatalogd_url = \"{ca}\"\n\
-             [queryd]\nbind = \"127.0.0.1:{qp}\"\nstoraged_url = \"{st}\"\ncatalogd_url = \"{ca}\"\ncache_dir = {cache:?}\n\
+             [gateway]\nbind = \"127.0.0.1:{gw}\"\nstoraged_url = \"{st}\"\ncatalogd_url = \"{ca}\"\ningestd_url = \"{ing}\"\nqueryd_url = \"{q}\"\nvectord_url = \"{v}\"\n{gwx}\
+             [storaged]\nbind = \"127.0.0.1:{stp}\"\n{backend}{stx}\
+             [catalogd]\nbind = \"127.0.0.1:{cap}\"\nstoraged_url = \"{st}\"\n{cax}\
+             [ingestd]\nbind = \"127.0.0.1:{ingp}\"\nstoraged_url = \"{st}\"\ncatalogd_url = \"{ca}\"\ntmp_dir = {tmp:?}\n{ingx}\
+             [queryd]\nbind = \"127.0.0.1:{qp}\"\nstoraged_url = \"{st}\"\ncatalogd_url = \"{ca}\"\ncache_dir = {cache:?}\n{qx}\
              [vectord]\nbind = \"127.0.0.1:{vp}\"\nstoraged_url = \"{st}\"\n{extra}",
+            common = more("common"),
             tok = token.unwrap_or(""),
             gw = port("gateway"),
             st = url("storaged"),
@@ -135,12 +183,17 @@ impl Fleet {
             ing = url("ingestd"),
             q = url("queryd"),
             v = url("vectord"),
+            gwx = more("gateway"),
             stp = port("storaged"),
+            stx = more("storaged"),
             cap = port("catalogd"),
+            cax = more("catalogd"),
             ingp = port("ingestd"),
+            ingx = more("ingestd"),
             qp = port("queryd"),
+            qx = more("queryd"),
             vp = port("vectord"),
-            root = root.to_str().unwrap(),
+            tmp = dir.path().join("ingest-tmp").to_str().unwrap(),
             cache = dir.path().join("cache").to_str().unwrap(),
         );
         let config = dir.path().join("lakehouse.toml");
@@ -178,6 +231,24 @@ impl Fleet {
         for n in names {
             wait_ready(&self.url(n), Duration::from_secs(20));
         }
+    }
+
+    /// Stops every running server with SIGTERM (each must exit cleanly), then starts them
+    /// all again on the same ports and data.
+    pub fn restart_all(&mut self) {
+        let names: Vec<&'static str> = self.procs.iter().map(|(n, _)| *n).collect();
+        for (_, p) in &mut self.procs {
+            p.terminate();
+        }
+        for (n, p) in &mut self.procs {
+            assert_eq!(
+                p.wait_exit(Duration::from_secs(20)),
+                Some(0),
+                "{n} did not exit cleanly"
+            );
+        }
+        self.procs.clear();
+        self.start(&names);
     }
 
     /// The process of server `name`.

@@ -3,8 +3,9 @@
 //! Layout: [`ServiceClient`] is the base client every service-specific client wraps: it joins
 //! paths to a base URL (sub-paths kept), sends `Authorization: Bearer` and `x-request-id`,
 //! and turns error answers into [`ClientError::Status`] with the server's code and message.
-//! [`storage`] is the typed client for storaged (directly or through the gateway's `/v1`).
+//! [`catalog`] is the typed client for catalogd; [`storage`] the one for storaged (directly or through the gateway's `/v1`).
 
+pub mod catalog;
 pub mod storage;
 
 use std::time::Duration;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use lakehouse_types::{ErrorBody, HealthResponse};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 
+pub use catalog::CatalogClient;
 pub use storage::StorageClient;
 
 /// The request-id header name.

@@ -68,6 +68,43 @@ impl StorageClient {
         })
     }
 
+    /// Streams a whole object into `file` (which the caller creates and later renames); the
+    /// bytes written. Nothing is held in memory beyond one chunk.
+    pub async fn get_to_file(
+        &self,
+        key: &ObjectKey,
+        file: &mut tokio::fs::File,
+        rid: &str,
+    ) -> Result<u64, ClientError> {
+        use futures::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        let res = self
+            .inner
+            .send(self.inner.request(Method::GET, &object_path(key), rid))
+            .await?;
+        let url = res.url().to_string();
+        let mut stream = res.bytes_stream();
+        let mut n = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| ClientError::Unreachable {
+                url: url.clone(),
+                message: e.to_string(),
+            })?;
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| ClientError::Decode {
+                    url: url.clone(),
+                    message: format!("writing the local copy: {e}"),
+                })?;
+            n += chunk.len() as u64;
+        }
+        file.flush().await.map_err(|e| ClientError::Decode {
+            url,
+            message: format!("writing the local copy: {e}"),
+        })?;
+        Ok(n)
+    }
+
     /// Whether `key` exists, and its size.
     pub async fn head(&self, key: &ObjectKey, rid: &str) -> Result<Option<u64>, ClientError> {
         match self

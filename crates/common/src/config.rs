@@ -276,6 +276,18 @@ pub struct IngestdConfig {
     pub storaged_url: String,
     /// catalogd base URL.
     pub catalogd_url: String,
+    /// Uploads (the CSV, multipart framing aside) larger than this get 413.
+    pub max_upload_bytes: u64,
+    /// Uploads and their Parquet are staged here, then removed.
+    pub tmp_dir: PathBuf,
+    /// Conversions running at once; more wait their turn.
+    pub max_concurrent_ingests: usize,
+    /// DuckDB worker threads per conversion (0 = one per core).
+    pub threads: usize,
+    /// DuckDB memory limit per conversion, in MiB.
+    pub memory_limit_mb: u64,
+    /// One upload, start to end.
+    pub transfer_timeout_ms: u64,
 }
 
 impl Default for IngestdConfig {
@@ -284,6 +296,12 @@ impl Default for IngestdConfig {
             bind: "127.0.0.1:3213".into(),
             storaged_url: default_url(3211),
             catalogd_url: default_url(3212),
+            max_upload_bytes: 1 << 30,
+            tmp_dir: PathBuf::from("data/tmp/ingestd"),
+            max_concurrent_ingests: 2,
+            threads: 0,
+            memory_limit_mb: 256,
+            transfer_timeout_ms: 600_000,
         }
     }
 }
@@ -298,8 +316,20 @@ pub struct QuerydConfig {
     pub storaged_url: String,
     /// catalogd base URL.
     pub catalogd_url: String,
-    /// Local directory caching Parquet objects.
+    /// Local directory caching Parquet objects (the only files queries can read).
     pub cache_dir: PathBuf,
+    /// Cache size cap; least recently used objects beyond it are evicted.
+    pub cache_max_bytes: u64,
+    /// A query running longer is interrupted and answered with 504.
+    pub query_timeout_ms: u64,
+    /// Queries running at once (each on its own DuckDB connection); more wait.
+    pub max_concurrent_queries: usize,
+    /// Rows returned when a request gives no `max_rows`.
+    pub default_max_rows: u64,
+    /// DuckDB worker threads (0 = one per core).
+    pub threads: usize,
+    /// DuckDB memory limit, in MiB.
+    pub memory_limit_mb: u64,
 }
 
 impl Default for QuerydConfig {
@@ -309,6 +339,12 @@ impl Default for QuerydConfig {
             storaged_url: default_url(3211),
             catalogd_url: default_url(3212),
             cache_dir: PathBuf::from("data/cache/queryd"),
+            cache_max_bytes: 10 << 30,
+            query_timeout_ms: 30_000,
+            max_concurrent_queries: 4,
+            default_max_rows: 10_000,
+            threads: 0,
+            memory_limit_mb: 2048,
         }
     }
 }
@@ -486,6 +522,24 @@ impl Config {
             ("common.request_timeout_ms", c.request_timeout_ms),
             ("gateway.upstream_timeout_ms", g.upstream_timeout_ms),
             ("gateway.connect_timeout_ms", g.connect_timeout_ms),
+            ("ingestd.max_upload_bytes", self.ingestd.max_upload_bytes),
+            (
+                "ingestd.max_concurrent_ingests",
+                self.ingestd.max_concurrent_ingests as u64,
+            ),
+            ("ingestd.memory_limit_mb", self.ingestd.memory_limit_mb),
+            (
+                "ingestd.transfer_timeout_ms",
+                self.ingestd.transfer_timeout_ms,
+            ),
+            ("queryd.cache_max_bytes", self.queryd.cache_max_bytes),
+            ("queryd.query_timeout_ms", self.queryd.query_timeout_ms),
+            (
+                "queryd.max_concurrent_queries",
+                self.queryd.max_concurrent_queries as u64,
+            ),
+            ("queryd.default_max_rows", self.queryd.default_max_rows),
+            ("queryd.memory_limit_mb", self.queryd.memory_limit_mb),
         ] {
             if v == 0 {
                 return Err(ConfigError::invalid(k, "must be greater than 0"));

@@ -2,7 +2,7 @@
 //! metrics, logging and the server loop.
 //!
 //! Layout: [`config`] parses and validates `lakehouse.toml`; [`auth`] is the bearer token and
-//! IP allowlist; [`error`] the `ApiError` every handler returns; [`request_id`] the
+//! IP allowlist; [`error`] the `ApiError` every handler returns; [`extract`] body extractors with JSON errors; [`request_id`] the
 //! `x-request-id` middleware; [`metrics`] Prometheus exposition; [`layers`] body caps,
 //! timeouts and error shaping; [`server`] the shared routes, the middleware stack and
 //! `serve`; [`startup`] what a binary's `main` does; [`telemetry`] logging.
@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod extract;
 pub mod layers;
 pub mod metrics;
 pub mod request_id;

@@ -37,6 +37,11 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait ReadyCheck: Send + Sync + 'static {
     /// Reasons the service is not ready.
     fn not_ready_reasons(&self) -> BoxFuture<'_, Vec<String>>;
+
+    /// Problems reported by `/ready` that do not make the service unready.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 impl<F> ReadyCheck for F
@@ -167,6 +172,7 @@ async fn ready(State(ctx): State<ServiceContext>) -> Response {
         }
         .into(),
         reasons,
+        warnings: ctx.ready.warnings(),
     };
     // A JSON body on 503 too, so the error normaliser leaves the reasons intact.
     (status, Json(body)).into_response()

@@ -1,13 +1,20 @@
 //! Wire types and validated identifiers shared by every Lakehouse crate.
 //!
 //! Layout: [`key`] holds [`ObjectKey`], the only way a storage key enters the system;
-//! [`storage`] the storaged request/response bodies; [`service`] health and error bodies.
+//! [`catalog`] catalogd's manifests; [`data`] ingestd's and queryd's bodies; [`storage`] the storaged request/response bodies; [`service`] health and error bodies.
 //! Nothing here knows about HTTP or async runtimes.
 
+pub mod catalog;
+pub mod data;
 pub mod key;
 pub mod service;
 pub mod storage;
 
+pub use catalog::{
+    AppendRequest, CatalogVersion, Column, DataObject, Manifest, ManifestList, RegisterRequest,
+    RegisterResponse, dataset_name_error,
+};
+pub use data::{IngestResponse, ResultColumn, SqlRequest, SqlResponse, TableInfo, TablesResponse};
 pub use key::{KeyError, ObjectKey};
 pub use service::{ErrorBody, ErrorDetail, HealthResponse, ReadyResponse};
 pub use storage::{ListResponse, ObjectInfo, PutResponse};

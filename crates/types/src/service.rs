@@ -23,6 +23,9 @@ pub struct ReadyResponse {
     /// Why the service is not ready (empty when ready).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
+    /// Problems that do not stop the service from answering (e.g. a skipped corrupt object).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The error envelope: `{"error":{"code","message","request_id"}}`.

@@ -1,39 +1,160 @@
-//! queryd: SQL over the datasets with DuckDB.
+//! queryd: `POST /sql` over every catalog dataset as a DuckDB view, and `GET /sql/tables`.
 //!
-//! Not yet implemented: for now the service serves only `/health`, `/ready` (which checks
-//! that its dependencies answer) and `/metrics`; every other route is a JSON 404.
+//! Layout: [`sandbox`] decides what SQL may run; [`cache`] keeps local copies of Parquet
+//! objects; [`engine`] is the locked-down DuckDB with its connection pool and time limit;
+//! [`views`] keeps views in step with the catalog (read-your-writes); [`output`] encodes
+//! answers; this file wires the routes and the service.
+
+pub mod cache;
+pub mod engine;
+pub mod output;
+pub mod sandbox;
+pub mod views;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use lakehouse_client::ServiceClient;
+use axum::extract::State;
+use axum::response::{Json, Response};
+use axum::routing::{get, post};
+use lakehouse_client::{CatalogClient, ServiceClient, StorageClient};
+use lakehouse_common::extract::JsonBody;
 use lakehouse_common::server::BoxFuture;
 use lakehouse_common::startup::RunError;
-use lakehouse_common::{LoadedConfig, ServiceContext, serve};
+use lakehouse_common::{
+    ApiError, LoadedConfig, ServiceContext, layers, metrics, request_id, serve,
+};
+use lakehouse_types::{SqlRequest, TableInfo, TablesResponse};
 use tokio::net::TcpListener;
+
+use crate::engine::{Engine, EngineSettings, QueryError};
+use crate::output::Format;
+use crate::views::Views;
 
 /// The crate version, reported by `/health`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The app: shared routes only, ready when the dependencies answer.
+/// `max_rows` above this is refused: answers are built in memory.
+pub const MAX_ROWS: u64 = 1_000_000;
+
+/// queryd's state.
+#[derive(Debug)]
+pub struct Queryd {
+    /// The views.
+    pub views: Views,
+    /// DuckDB.
+    pub engine: Arc<Engine>,
+    /// Rows when the request names none.
+    pub default_max_rows: u64,
+}
+
+fn rid() -> String {
+    request_id::current().unwrap_or_else(request_id::generate)
+}
+
+async fn sql(
+    State(q): State<Arc<Queryd>>,
+    JsonBody(req): JsonBody<SqlRequest>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    if req.sql.len() > sandbox::MAX_SQL_BYTES {
+        return Err(ApiError::payload_too_large(format!(
+            "sql is {} bytes; the limit is {}",
+            req.sql.len(),
+            sandbox::MAX_SQL_BYTES
+        )));
+    }
+    let format = Format::parse(req.format.as_deref())?;
+    let max_rows = req.max_rows.unwrap_or(q.default_max_rows);
+    if max_rows > MAX_ROWS {
+        return Err(ApiError::bad_request(format!(
+            "max_rows must be at most {MAX_ROWS}"
+        )));
+    }
+    let wrapped = sandbox::wrap(&req.sql, max_rows + 1)?;
+    let _pins = q
+        .views
+        .prepare(&sandbox::identifiers(&req.sql), &rid())
+        .await?;
+    let result = q
+        .engine
+        .query(wrapped, max_rows)
+        .await
+        .map_err(|e| match e {
+            QueryError::Sql(m) => ApiError::bad_request(m).with_code("sql_error"),
+            QueryError::Timeout(d) => ApiError::gateway_timeout(format!(
+                "the query ran longer than {} ms and was stopped",
+                d.as_millis()
+            ))
+            .with_code("query_timeout"),
+            QueryError::Internal(m) => ApiError::internal(m),
+        })?;
+    output::respond(&result, format, started.elapsed().as_millis() as u64)
+}
+
+async fn tables(State(q): State<Arc<Queryd>>) -> Result<Json<TablesResponse>, ApiError> {
+    let tables: Vec<TableInfo> = q
+        .views
+        .tables(&rid())
+        .await?
+        .into_iter()
+        .map(|m| TableInfo {
+            name: m.name,
+            columns: m.schema,
+            row_count: m.row_count,
+            version: m.version,
+        })
+        .collect();
+    Ok(Json(TablesResponse {
+        count: tables.len(),
+        tables,
+    }))
+}
+
+/// The app.
 pub fn app(loaded: &LoadedConfig) -> Result<Router, RunError> {
     let c = &loaded.config;
+    let cfg = &c.queryd;
     let token = loaded.auth.token();
-    let deps = [
-        ("storaged", &c.queryd.storaged_url),
-        ("catalogd", &c.queryd.catalogd_url),
-    ]
-    .into_iter()
-    .map(|(name, url)| Ok((name, ServiceClient::new(url, token)?)))
-    .collect::<Result<Vec<_>, lakehouse_client::ClientError>>()?;
-    let deps = Arc::new(deps);
+    let storage = ServiceClient::new(&cfg.storaged_url, token)?;
+    let catalog = ServiceClient::new(&cfg.catalogd_url, token)?;
+    let cache = cache::Cache::open(
+        &cfg.cache_dir,
+        cfg.cache_max_bytes,
+        StorageClient::new(storage.clone()),
+    )
+    .map_err(|e| {
+        format!(
+            "queryd.cache_dir: cannot use {}: {e}",
+            cfg.cache_dir.display()
+        )
+    })?;
+    let engine = Arc::new(
+        Engine::open(&EngineSettings {
+            readable_dir: cache.dir().to_owned(),
+            temp_dir: cfg.cache_dir.join("spill"),
+            threads: cfg.threads,
+            memory_limit_mb: cfg.memory_limit_mb,
+            connections: cfg.max_concurrent_queries,
+            timeout: Duration::from_millis(cfg.query_timeout_ms),
+        })
+        .map_err(|e| format!("cannot start DuckDB: {e}"))?,
+    );
+    let q = Arc::new(Queryd {
+        views: Views::new(
+            CatalogClient::new(catalog.clone()),
+            engine.clone(),
+            cache.clone(),
+        ),
+        engine,
+        default_max_rows: cfg.default_max_rows,
+    });
+    let deps = Arc::new(vec![("storaged", storage), ("catalogd", catalog)]);
     let ready = move || -> BoxFuture<'static, Vec<String>> {
         let deps = deps.clone();
-        Box::pin(async move {
-            let rid = lakehouse_common::request_id::current()
-                .unwrap_or_else(lakehouse_common::request_id::generate);
-            lakehouse_client::unhealthy(&deps, &rid).await
-        })
+        Box::pin(async move { lakehouse_client::unhealthy(&deps, &rid()).await })
     };
     let ctx = ServiceContext::new(
         "queryd",
@@ -42,7 +163,68 @@ pub fn app(loaded: &LoadedConfig) -> Result<Router, RunError> {
         Arc::new(ready),
         &c.common,
     );
-    Ok(lakehouse_common::app(&ctx, Router::new()))
+    ctx.metrics.add_collector(move |out| {
+        let (bytes, objects) = cache.usage();
+        let s = &cache.stats;
+        metrics::write_sample(
+            out,
+            "lakehouse_queryd_cache_bytes",
+            "gauge",
+            "Bytes of Parquet held in the local cache.",
+            "",
+            bytes,
+        );
+        metrics::write_sample(
+            out,
+            "lakehouse_queryd_cache_objects",
+            "gauge",
+            "Objects held in the local cache.",
+            "",
+            objects,
+        );
+        metrics::write_sample(
+            out,
+            "lakehouse_queryd_cache_hits_total",
+            "counter",
+            "Object lookups answered from the cache.",
+            "",
+            s.hits.load(Ordering::Relaxed),
+        );
+        metrics::write_sample(
+            out,
+            "lakehouse_queryd_cache_misses_total",
+            "counter",
+            "Objects fetched from storaged.",
+            "",
+            s.misses.load(Ordering::Relaxed),
+        );
+        metrics::write_sample(
+            out,
+            "lakehouse_queryd_cache_evictions_total",
+            "counter",
+            "Objects evicted from the cache.",
+            "",
+            s.evictions.load(Ordering::Relaxed),
+        );
+        metrics::write_sample(
+            out,
+            "lakehouse_queryd_cache_fetched_bytes_total",
+            "counter",
+            "Bytes fetched from storaged.",
+            "",
+            s.fetched_bytes.load(Ordering::Relaxed),
+        );
+    });
+    let sql_routes = Router::new().route("/sql", post(sql)).with_state(q.clone());
+    // The cap is on the SQL text; the JSON envelope around it gets a little room.
+    let sql_routes = layers::body_limit(sql_routes, (sandbox::MAX_SQL_BYTES + 4096) as u64);
+    let routes = sql_routes.merge(
+        Router::new()
+            .route("/sql/tables", get(tables))
+            .with_state(q),
+    );
+    let routes = layers::timeout(routes, ctx.request_timeout);
+    Ok(lakehouse_common::app(&ctx, routes))
 }
 
 /// Serves queryd on `listener` until `shutdown` resolves.

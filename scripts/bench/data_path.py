@@ -1,0 +1,190 @@
+"""Driver for scripts/bench/data_path.sh: starts storaged, catalogd, ingestd, queryd and the
+gateway on free loopback ports (fs storage), then measures against DuckDB in-process."""
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+
+import duckdb
+
+BIN, WORK, ROWS = sys.argv[1], sys.argv[2], int(sys.argv[3])
+SERVICES = ["storaged", "catalogd", "ingestd", "queryd", "gateway"]
+TOKEN = uuid.uuid4().hex
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+ports = {s: free_port() for s in SERVICES + ["vectord"]}
+url = {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}
+config = os.path.join(WORK, "lakehouse.toml")
+with open(config, "w") as f:
+    f.write(f"""
+[common]
+log_format = "json"
+[auth]
+token = "{TOKEN}"
+[gateway]
+bind = "127.0.0.1:{ports['gateway']}"
+storaged_url = "{url['storaged']}"
+catalogd_url = "{url['catalogd']}"
+ingestd_url = "{url['ingestd']}"
+queryd_url = "{url['queryd']}"
+vectord_url = "{url['vectord']}"
+upstream_timeout_ms = 600000
+[storaged]
+bind = "127.0.0.1:{ports['storaged']}"
+root = "{WORK}/objects"
+[catalogd]
+bind = "127.0.0.1:{ports['catalogd']}"
+storaged_url = "{url['storaged']}"
+[ingestd]
+bind = "127.0.0.1:{ports['ingestd']}"
+storaged_url = "{url['storaged']}"
+catalogd_url = "{url['catalogd']}"
+tmp_dir = "{WORK}/ingest-tmp"
+[queryd]
+bind = "127.0.0.1:{ports['queryd']}"
+storaged_url = "{url['storaged']}"
+catalogd_url = "{url['catalogd']}"
+cache_dir = "{WORK}/cache"
+""")
+
+procs = {}
+
+
+def start(name):
+    log = open(os.path.join(WORK, f"{name}.log"), "ab")
+    procs[name] = subprocess.Popen([os.path.join(BIN, name), "--config", config], stdout=log, stderr=log, cwd=WORK)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", ports[name], timeout=2)
+            c.request("GET", "/ready")
+            if c.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    sys.exit(f"{name} did not become ready; see {WORK}/{name}.log")
+
+
+def stop(name):
+    p = procs.pop(name)
+    p.send_signal(signal.SIGTERM)
+    p.wait(30)
+
+
+def peak_rss_mib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+gw = http.client.HTTPConnection("127.0.0.1", ports["gateway"], timeout=600)
+
+
+def call(method, path, body=None, headers=None):
+    h = {"Authorization": f"Bearer {TOKEN}", **(headers or {})}
+    gw.request(method, path, body=body, headers=h)
+    r = gw.getresponse()
+    data = r.read()
+    if r.status >= 300:
+        sys.exit(f"{method} {path} -> {r.status} {data[:500]!r}")
+    return json.loads(data) if data else None
+
+
+try:
+    for s in SERVICES:
+        start(s)
+    csv = os.path.join(WORK, "placements.csv")
+    t = time.perf_counter()
+    subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "gen_csv.py"), str(ROWS), csv], check=True)
+    size = os.path.getsize(csv)
+    print(f"CSV: {ROWS:,} rows, {size / 1e6:.1f} MB (generated in {time.perf_counter() - t:.1f} s)")
+
+    # Ingest: the whole upload, as a streaming multipart body, until the answer.
+    boundary = "bench-" + uuid.uuid4().hex
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.csv\"\r\n"
+            "Content-Type: text/csv\r\n\r\n").encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+
+    def body():
+        yield head
+        with open(csv, "rb") as f:
+            while chunk := f.read(1 << 20):
+                yield chunk
+        yield tail
+
+    length = len(head) + size + len(tail)
+    t = time.perf_counter()
+    ing = call("POST", "/v1/ingest?name=placements", body(), {
+        "Content-Type": f"multipart/form-data; boundary={boundary}", "Content-Length": str(length)})
+    ingest_s = time.perf_counter() - t
+    rss = peak_rss_mib(procs["ingestd"].pid)
+
+    con = duckdb.connect()
+    out = os.path.join(WORK, "duckdb.parquet")
+    t = time.perf_counter()
+    con.execute(f"COPY (SELECT * FROM read_csv('{csv}')) TO '{out}' (FORMAT parquet, COMPRESSION zstd)")
+    duck_ingest_s = time.perf_counter() - t
+    print(f"\ningest ({ing['rows']:,} rows → {ing['object_key']})")
+    print(f"  POST /v1/ingest           {ingest_s:7.2f} s")
+    print(f"  DuckDB COPY read_csv→parquet {duck_ingest_s:7.2f} s   ratio {ingest_s / duck_ingest_s:.2f} (target ≤ 1.5)")
+    print(f"  ingestd peak RSS          {rss:7.1f} MiB = {rss * 1024 * 1024 / size:.2f} × the CSV (target ≤ 1.0)")
+
+    # Queries: the same Parquet object in both engines.
+    parquet = os.path.join(WORK, "objects", ing["object_key"])
+    con.execute(f"CREATE VIEW placements AS SELECT * FROM read_parquet('{parquet}')")
+    queries = {
+        "count(*)": "SELECT count(*) FROM placements",
+        "GROUP BY + avg": "SELECT city, count(*) AS n, avg(day_rate) AS rate FROM placements GROUP BY city ORDER BY n DESC",
+        "filter ORDER BY LIMIT": "SELECT placement_id, candidate, day_rate FROM placements WHERE remote AND city = 'Lisbon' ORDER BY day_rate DESC, placement_id LIMIT 20",
+        "LIKE scan": "SELECT count(*) FROM placements WHERE notes LIKE '%excellent%'",
+    }
+
+    def ours(sql):
+        t = time.perf_counter()
+        r = call("POST", "/v1/sql", json.dumps({"sql": sql}).encode(), {"Content-Type": "application/json"})
+        return time.perf_counter() - t, r
+
+    def theirs(sql):
+        t = time.perf_counter()
+        r = con.execute(sql).fetchall()
+        return time.perf_counter() - t, r
+
+    # The first query after a queryd restart (cache on disk, DuckDB cold), then with no cache.
+    ours(queries["count(*)"])
+    stop("queryd")
+    start("queryd")
+    restart_warm_cache = ours(queries["count(*)"])[0]
+    stop("queryd")
+    subprocess.run(["rm", "-rf", os.path.join(WORK, "cache")], check=True)
+    start("queryd")
+    restart_cold_cache = ours(queries["count(*)"])[0]
+
+    print("\nqueries, median of 5 after one warm-up (ms)")
+    print(f"  {'query':24} {'gateway':>9} {'DuckDB':>9} {'ratio':>7}")
+    for label, sql in queries.items():
+        o, d = ours(sql), theirs(sql)
+        assert len(o[1]["rows"]) == len(d[1]), (label, o[1], d[1])
+        ot = statistics.median(ours(sql)[0] for _ in range(5)) * 1000
+        dt = statistics.median(theirs(sql)[0] for _ in range(5)) * 1000
+        print(f"  {label:24} {ot:9.1f} {dt:9.1f} {ot / dt:7.2f}")
+    print(f"\nfirst count(*) after a queryd restart: {restart_warm_cache * 1000:.1f} ms with the cache on disk, "
+          f"{restart_cold_cache * 1000:.1f} ms with an empty cache (fetches the object through storaged)")
+finally:
+    for name in list(procs):
+        stop(name)

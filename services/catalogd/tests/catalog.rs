@@ -1,0 +1,476 @@
+//! catalogd on real sockets over a real storaged (fs): the register contract, appends under
+//! contention, durability across restarts, corrupt manifests and storage outages.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use lakehouse_common::config::Config;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+const TOKEN: &str = "catalog-test-token";
+
+async fn serve_on(listener: TcpListener, app: Router) -> String {
+    let addr = listener.local_addr().unwrap();
+    let opts = lakehouse_common::ServeOptions {
+        header_read_timeout: Duration::from_secs(5),
+        shutdown_grace: Duration::from_secs(1),
+        max_connections: 256,
+    };
+    tokio::spawn(lakehouse_common::serve(
+        listener,
+        app,
+        opts,
+        std::future::pending(),
+    ));
+    format!("http://{addr}")
+}
+
+async fn storaged_on(listener: TcpListener, dir: &Path) -> String {
+    let toml = format!(
+        "[auth]\ntoken = \"{TOKEN}\"\n[storaged]\nroot = {:?}\n",
+        dir.to_str().unwrap()
+    );
+    let loaded = Config::from_toml(&toml, Path::new("t"), &|_: &str| None).unwrap();
+    let store = lakehouse_storaged::build_store(&loaded.config.storaged, &|_: &str| None).unwrap();
+    serve_on(listener, lakehouse_storaged::app(&loaded, store)).await
+}
+
+async fn storaged(dir: &Path) -> String {
+    storaged_on(TcpListener::bind("127.0.0.1:0").await.unwrap(), dir).await
+}
+
+async fn catalogd(storaged_url: &str) -> String {
+    let toml =
+        format!("[auth]\ntoken = \"{TOKEN}\"\n[catalogd]\nstoraged_url = \"{storaged_url}\"\n");
+    let loaded = Config::from_toml(&toml, Path::new("t"), &|_: &str| None).unwrap();
+    let (app, catalog) = lakehouse_catalogd::app(&loaded).unwrap();
+    tokio::spawn(async move { catalog.load().await });
+    serve_on(TcpListener::bind("127.0.0.1:0").await.unwrap(), app).await
+}
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    fn new(base: &str) -> Self {
+        Self {
+            base: base.to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TOKEN);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    async fn wait_ready(&self) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let res = self
+                .http
+                .get(format!("{}/ready", self.base))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            let body: Value = res.json().await.unwrap();
+            if status == StatusCode::OK {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "not ready: {body}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn version(&self) -> u64 {
+        self.get("/catalog/version").await.1["version"]
+            .as_u64()
+            .unwrap()
+    }
+}
+
+fn obj(key: &str, rows: u64) -> Value {
+    json!({"key": key, "size": 100, "row_count": rows})
+}
+
+fn schema() -> Value {
+    json!([{"name": "id", "type": "BIGINT", "nullable": false}, {"name": "name", "type": "VARCHAR", "nullable": true}])
+}
+
+async fn put_object(storaged: &str, key: &str, body: &[u8]) {
+    let res = reqwest::Client::new()
+        .put(format!("{storaged}/storage/objects/{key}"))
+        .bearer_auth(TOKEN)
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+}
+
+async fn object_exists(storaged: &str, key: &str) -> bool {
+    let res = reqwest::Client::new()
+        .head(format!("{storaged}/storage/objects/{key}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    res.status() == StatusCode::OK
+}
+
+#[tokio::test]
+async fn register_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = storaged(dir.path()).await;
+    let api = Api::new(&catalogd(&s).await);
+    api.wait_ready().await;
+    for k in ["datasets/sales/a.parquet", "datasets/sales/b.parquet"] {
+        put_object(&s, k, b"x").await;
+    }
+    let v0 = api.version().await;
+
+    let body = json!({"name": "sales", "schema_fingerprint": "fp1", "schema": schema(),
+        "objects": [obj("datasets/sales/a.parquet", 3)], "row_count": 3});
+    let (st, m) = api.post("/catalog/register", body.clone()).await;
+    assert_eq!(st, StatusCode::CREATED, "{m}");
+    assert_eq!(m["existing"], false);
+    assert_eq!(m["version"], 1);
+    assert_eq!(m["row_count"], 3);
+    assert_eq!(m["schema"][0]["type"], "BIGINT");
+    let v1 = api.version().await;
+    assert!(v1 > v0);
+
+    // The manifest is durable before the answer.
+    assert!(object_exists(&s, "_catalog/manifests/sales.json").await);
+
+    // Same fingerprint and objects: unchanged.
+    let (st, m) = api.post("/catalog/register", body.clone()).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        (m["existing"].clone(), m["version"].clone()),
+        (json!(true), json!(1))
+    );
+    assert_eq!(api.version().await, v1);
+
+    // Same fingerprint, other objects: replaced, version + 1, the dropped object deleted.
+    let (st, m) = api
+        .post(
+            "/catalog/register",
+            json!({"name": "sales", "schema_fingerprint": "fp1", "schema": schema(),
+            "objects": [obj("datasets/sales/b.parquet", 5)]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{m}");
+    assert_eq!(
+        (
+            m["existing"].clone(),
+            m["version"].clone(),
+            m["row_count"].clone()
+        ),
+        (json!(true), json!(2), json!(5))
+    );
+    assert!(api.version().await > v1);
+    assert!(!object_exists(&s, "datasets/sales/a.parquet").await);
+    assert!(object_exists(&s, "datasets/sales/b.parquet").await);
+
+    // Other fingerprint: 409 naming both, nothing changed.
+    let (st, e) = api
+        .post(
+            "/catalog/register",
+            json!({"name": "sales", "schema_fingerprint": "fp2", "objects": []}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("fp1") && msg.contains("fp2"), "{msg}");
+    assert_eq!(api.get("/catalog/manifest/sales").await.1["version"], 2);
+
+    // Names differing only in case would be the same SQL view.
+    let (st, e) = api
+        .post(
+            "/catalog/register",
+            json!({"name": "SALES", "schema_fingerprint": "fp1", "objects": []}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{e}");
+
+    // Bad input: 400, nothing written.
+    let before = api.version().await;
+    for bad in [
+        json!({"name": "", "schema_fingerprint": "fp", "objects": []}),
+        json!({"name": "ok", "schema_fingerprint": "", "objects": []}),
+        json!({"name": ".hidden", "schema_fingerprint": "fp", "objects": []}),
+        json!({"name": "a/b", "schema_fingerprint": "fp", "objects": []}),
+        json!({"name": "x".repeat(129), "schema_fingerprint": "fp", "objects": []}),
+        json!({"name": "ok", "schema_fingerprint": "fp", "objects": [obj("../etc", 1)]}),
+        json!({"name": "ok", "schema_fingerprint": "fp", "objects": [obj("a", 1), obj("a", 1)]}),
+        json!({"name": "ok", "schema_fingerprint": "fp", "objects": [obj("a", 1)], "row_count": 7}),
+        json!({"name": "ok", "schema_fingerprint": "fp", "objects": [], "surprise": 1}),
+        json!({"name": "ok", "schema_fingerprint": "fp", "objects": [],
+               "schema": [{"name": "a", "type": "BIGINT"}, {"name": "A", "type": "BIGINT"}]}),
+        json!({"name": "ok"}),
+    ] {
+        let (st, e) = api.post("/catalog/register", bad.clone()).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad} → {e}");
+        assert!(e["error"]["message"].as_str().is_some(), "{e}");
+    }
+    let res = reqwest::Client::new()
+        .post(format!("{}/catalog/register", api.base))
+        .bearer_auth(TOKEN)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(api.version().await, before);
+    assert_eq!(api.get("/catalog/list").await.1["count"], 1);
+    assert!(!object_exists(&s, "_catalog/manifests/ok.json").await);
+
+    // Body cap.
+    let huge = json!({"name": "big", "schema_fingerprint": "fp", "objects": [], "pad": "x".repeat(5 << 20)});
+    assert_eq!(
+        api.post("/catalog/register", huge).await.0,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+}
+
+#[tokio::test]
+async fn append_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = storaged(dir.path()).await;
+    let api = Api::new(&catalogd(&s).await);
+    api.wait_ready().await;
+
+    let (st, _) = api
+        .post(
+            "/catalog/append",
+            json!({"name": "nope", "schema_fingerprint": "fp", "objects": [obj("k", 1)]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+
+    put_object(&s, "datasets/ev/1.parquet", b"1").await;
+    put_object(&s, "datasets/ev/2.parquet", b"2").await;
+    let (st, _) = api
+        .post(
+            "/catalog/register",
+            json!({"name": "ev", "schema_fingerprint": "fp", "schema": schema(),
+            "objects": [obj("datasets/ev/1.parquet", 10)]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (st, e) = api
+        .post(
+            "/catalog/append",
+            json!({"name": "ev", "schema_fingerprint": "other", "objects": [obj("x", 1)]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{e}");
+
+    let append = json!({"name": "ev", "schema_fingerprint": "fp", "objects": [obj("datasets/ev/2.parquet", 5)]});
+    let (st, m) = api.post("/catalog/append", append.clone()).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        (
+            m["existing"].clone(),
+            m["version"].clone(),
+            m["row_count"].clone()
+        ),
+        (json!(false), json!(2), json!(15))
+    );
+    // The same append again changes nothing.
+    let (st, m) = api.post("/catalog/append", append).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        (
+            m["existing"].clone(),
+            m["version"].clone(),
+            m["row_count"].clone()
+        ),
+        (json!(true), json!(2), json!(15))
+    );
+
+    let (st, l) = api.get("/catalog/list").await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(l["count"], 1);
+    assert_eq!(l["manifests"][0]["objects"].as_array().unwrap().len(), 2);
+
+    let v = api.version().await;
+    let (st, _) = api
+        .call(reqwest::Method::DELETE, "/catalog/manifest/ev", None)
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    assert!(api.version().await > v);
+    assert_eq!(
+        api.get("/catalog/manifest/ev").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.call(reqwest::Method::DELETE, "/catalog/manifest/ev", None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    for k in [
+        "datasets/ev/1.parquet",
+        "datasets/ev/2.parquet",
+        "_catalog/manifests/ev.json",
+    ] {
+        assert!(!object_exists(&s, k).await, "{k} survived the delete");
+    }
+}
+
+#[tokio::test]
+async fn parallel_appends_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = storaged(dir.path()).await;
+    let cat = catalogd(&s).await;
+    let api = Arc::new(Api::new(&cat));
+    api.wait_ready().await;
+    let (st, _) = api
+        .post(
+            "/catalog/register",
+            json!({"name": "log", "schema_fingerprint": "fp", "objects": []}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+
+    let n = 64;
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let api = api.clone();
+            tokio::spawn(async move {
+                let body = json!({"name": "log", "schema_fingerprint": "fp",
+                    "objects": [obj(&format!("datasets/log/{i:03}.parquet"), i)]});
+                api.post("/catalog/append", body).await.0
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::OK);
+    }
+    let check = |m: &Value| {
+        let mut keys: Vec<String> = m["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["key"].as_str().unwrap().to_owned())
+            .collect();
+        keys.sort();
+        let want: Vec<String> = (0..n)
+            .map(|i| format!("datasets/log/{i:03}.parquet"))
+            .collect();
+        assert_eq!(keys, want);
+        assert_eq!(m["row_count"], (0..n).sum::<u64>());
+        assert_eq!(m["version"], n + 1);
+    };
+    check(&api.get("/catalog/manifest/log").await.1);
+
+    // What storage holds is the same: a fresh catalogd sees every append.
+    let again = Api::new(&catalogd(&s).await);
+    again.wait_ready().await;
+    check(&again.get("/catalog/manifest/log").await.1);
+}
+
+#[tokio::test]
+async fn restart_loads_manifests_and_skips_corrupt_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = storaged(dir.path()).await;
+    let api = Api::new(&catalogd(&s).await);
+    api.wait_ready().await;
+    for name in ["a", "b"] {
+        let (st, _) = api
+            .post("/catalog/register", json!({"name": name, "schema_fingerprint": "fp", "schema": schema(), "objects": []}))
+            .await;
+        assert_eq!(st, StatusCode::CREATED);
+    }
+    let before = api.get("/catalog/list").await.1;
+    put_object(
+        &s,
+        "_catalog/manifests/broken.json",
+        b"{\"name\": \"broken\", trunc",
+    )
+    .await;
+    put_object(
+        &s,
+        "_catalog/manifests/wrong.json",
+        serde_json::to_vec(&before["manifests"][0])
+            .unwrap()
+            .as_slice(),
+    )
+    .await;
+
+    let again = Api::new(&catalogd(&s).await);
+    let ready = again.wait_ready().await;
+    let warnings = ready["warnings"].to_string();
+    assert!(
+        warnings.contains("broken.json") && warnings.contains("wrong.json"),
+        "{ready}"
+    );
+    let after = again.get("/catalog/list").await.1;
+    assert_eq!(after["manifests"], before["manifests"]);
+    assert!(
+        after["version"].as_u64().unwrap() > before["version"].as_u64().unwrap(),
+        "version went back after a restart"
+    );
+}
+
+#[tokio::test]
+async fn waits_for_storage_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let api = Api::new(&catalogd(&format!("http://{addr}")).await);
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let res = api
+        .http
+        .get(format!("{}/ready", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["reasons"].to_string().contains("loading manifests"),
+        "{body}"
+    );
+    let (st, e) = api.get("/catalog/list").await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{e}");
+
+    storaged_on(TcpListener::bind(addr).await.unwrap(), dir.path()).await;
+    api.wait_ready().await;
+    assert_eq!(api.get("/catalog/list").await.1["count"], 0);
+}

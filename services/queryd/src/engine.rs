@@ -1,0 +1,317 @@
+//! DuckDB, locked down: an in-memory database whose only readable files are the object cache,
+//! a pool of connections that run queries off the async runtime, and a per-query time limit
+//! enforced by interrupting the connection.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use duckdb::arrow::datatypes::SchemaRef;
+use duckdb::arrow::record_batch::RecordBatch;
+use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
+use duckdb::{Config, Connection};
+use lakehouse_types::{Column, ResultColumn};
+use tokio::sync::Semaphore;
+
+/// A SQL string literal.
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A quoted SQL identifier.
+pub fn ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Why a query failed.
+#[derive(Debug)]
+pub enum QueryError {
+    /// DuckDB refused or failed the statement: the caller's fault (400).
+    Sql(String),
+    /// Over the time limit (504).
+    Timeout(Duration),
+    /// Something on our side (500).
+    Internal(String),
+}
+
+/// A finished query, before encoding.
+#[derive(Debug)]
+pub struct QueryResult {
+    /// Result columns with DuckDB type names.
+    pub columns: Vec<ResultColumn>,
+    /// The Arrow schema.
+    pub schema: SchemaRef,
+    /// The rows, at most `max_rows`.
+    pub batches: Vec<RecordBatch>,
+    /// Rows in `batches`.
+    pub row_count: u64,
+    /// More rows existed.
+    pub truncated: bool,
+}
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// The only directory queries may read (must exist).
+    pub readable_dir: PathBuf,
+    /// Spill directory.
+    pub temp_dir: PathBuf,
+    /// Worker threads (0 = one per core).
+    pub threads: usize,
+    /// Memory limit in MiB.
+    pub memory_limit_mb: u64,
+    /// Connections (= queries at once).
+    pub connections: usize,
+    /// Per-query time limit.
+    pub timeout: Duration,
+}
+
+/// The database and its connections.
+pub struct Engine {
+    admin: Mutex<Connection>,
+    pool: Mutex<Vec<Connection>>,
+    slots: Semaphore,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+fn dir_literal(p: &Path) -> Result<String, String> {
+    let abs = std::fs::canonicalize(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let mut s = abs.to_string_lossy().into_owned();
+    if !s.ends_with('/') {
+        s.push('/');
+    }
+    Ok(literal(&s))
+}
+
+impl Engine {
+    /// Opens the database and locks its configuration.
+    pub fn open(s: &EngineSettings) -> Result<Self, String> {
+        let mut config = Config::default()
+            .max_memory(&format!("{}MB", s.memory_limit_mb))
+            .and_then(|c| c.enable_autoload_extension(false))
+            .map_err(|e| e.to_string())?;
+        if s.threads > 0 {
+            config = config
+                .threads(i64::try_from(s.threads).unwrap_or(1))
+                .map_err(|e| e.to_string())?;
+        }
+        let admin = Connection::open_in_memory_with_flags(config).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&s.temp_dir).map_err(|e| e.to_string())?;
+        // Order matters: the allowed directory is set while access is still on, and the lock
+        // comes last so no query can undo any of it.
+        let setup = format!(
+            "SET autoinstall_known_extensions = false;
+             SET autoload_known_extensions = false;
+             SET allow_community_extensions = false;
+             SET temp_directory = {tmp};
+             SET allowed_directories = [{dir}];
+             SET enable_external_access = false;
+             SET lock_configuration = true;",
+            tmp = literal(&s.temp_dir.to_string_lossy()),
+            dir = dir_literal(&s.readable_dir)?,
+        );
+        admin.execute_batch(&setup).map_err(|e| e.to_string())?;
+        let pool = (0..s.connections.max(1))
+            .map(|_| admin.try_clone().map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            admin: Mutex::new(admin),
+            slots: Semaphore::new(pool.len()),
+            pool: Mutex::new(pool),
+            timeout: s.timeout,
+        })
+    }
+
+    /// Points view `name` at `files` (or, with none, at an empty relation of `schema`).
+    pub fn set_view(&self, name: &str, files: &[PathBuf], schema: &[Column]) -> Result<(), String> {
+        let body = if files.is_empty() {
+            let cols = if schema.is_empty() {
+                "NULL AS empty".to_owned()
+            } else {
+                schema
+                    .iter()
+                    .map(|c| format!("CAST(NULL AS {}) AS {}", c.ty, ident(&c.name)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            format!("SELECT {cols} WHERE false")
+        } else {
+            let list = files
+                .iter()
+                .map(|p| literal(&p.to_string_lossy()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("SELECT * FROM read_parquet([{list}])")
+        };
+        let sql = format!("CREATE OR REPLACE VIEW {} AS {body}", ident(name));
+        let admin = self.admin.lock().unwrap_or_else(PoisonError::into_inner);
+        admin.execute_batch(&sql).map_err(|e| e.to_string())
+    }
+
+    /// Removes view `name` if it exists.
+    pub fn drop_view(&self, name: &str) -> Result<(), String> {
+        let admin = self.admin.lock().unwrap_or_else(PoisonError::into_inner);
+        admin
+            .execute_batch(&format!("DROP VIEW IF EXISTS {}", ident(name)))
+            .map_err(|e| e.to_string())
+    }
+
+    /// Runs a checked, wrapped statement on a pooled connection, off the async runtime.
+    /// `limit` rows are returned at most; the statement itself asks for `limit + 1` so the
+    /// answer knows whether it was truncated.
+    pub async fn query(
+        self: &Arc<Self>,
+        sql: String,
+        limit: u64,
+    ) -> Result<QueryResult, QueryError> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| QueryError::Internal("shutting down".into()))?;
+        let conn = self
+            .pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .ok_or_else(|| QueryError::Internal("no free connection".into()))?;
+        let interrupt = InterruptOnDrop(conn.interrupt_handle(), true);
+        let engine = self.clone();
+        let mut task = tokio::task::spawn_blocking(move || {
+            let r = run(&conn, &sql, limit);
+            engine
+                .pool
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(conn);
+            r
+        });
+        let result = match tokio::time::timeout(self.timeout, &mut task).await {
+            Ok(joined) => joined.map_err(|e| QueryError::Internal(e.to_string()))?,
+            Err(_) => {
+                interrupt.0.interrupt();
+                let _ = task.await;
+                Err(QueryError::Timeout(self.timeout))
+            }
+        };
+        let mut interrupt = interrupt;
+        interrupt.1 = false;
+        result
+    }
+}
+
+/// Interrupts the connection if the request goes away while its query runs.
+struct InterruptOnDrop(Arc<duckdb::InterruptHandle>, bool);
+
+impl Drop for InterruptOnDrop {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0.interrupt();
+        }
+    }
+}
+
+fn run(conn: &Connection, sql: &str, limit: u64) -> Result<QueryResult, QueryError> {
+    let sql_err = |e: duckdb::Error| QueryError::Sql(e.to_string());
+    let mut stmt = conn.prepare(sql).map_err(sql_err)?;
+    let arrow = stmt.query_arrow([]).map_err(sql_err)?;
+    let schema = arrow.get_schema();
+    let mut batches = Vec::new();
+    let mut rows = 0u64;
+    let mut truncated = false;
+    for batch in arrow {
+        let n = batch.num_rows() as u64;
+        if rows + n > limit {
+            let keep = usize::try_from(limit - rows).unwrap_or(0);
+            if keep > 0 {
+                batches.push(batch.slice(0, keep));
+            }
+            rows = limit;
+            truncated = true;
+            break;
+        }
+        rows += n;
+        batches.push(batch);
+    }
+    let names = stmt.column_names();
+    let columns = names
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| ResultColumn {
+            name,
+            ty: type_name(&stmt.column_logical_type(i)),
+        })
+        .collect();
+    Ok(QueryResult {
+        columns,
+        schema,
+        batches,
+        row_count: rows,
+        truncated,
+    })
+}
+
+/// DuckDB's own name for a type.
+pub fn type_name(t: &LogicalTypeHandle) -> String {
+    use LogicalTypeId as T;
+    match t.id() {
+        T::Boolean => "BOOLEAN".into(),
+        T::Tinyint => "TINYINT".into(),
+        T::Smallint => "SMALLINT".into(),
+        T::Integer => "INTEGER".into(),
+        T::Bigint => "BIGINT".into(),
+        T::UTinyint => "UTINYINT".into(),
+        T::USmallint => "USMALLINT".into(),
+        T::UInteger => "UINTEGER".into(),
+        T::UBigint => "UBIGINT".into(),
+        T::Hugeint => "HUGEINT".into(),
+        T::UHugeint => "UHUGEINT".into(),
+        T::Float => "FLOAT".into(),
+        T::Double => "DOUBLE".into(),
+        T::Decimal => format!("DECIMAL({},{})", t.decimal_width(), t.decimal_scale()),
+        T::Varchar | T::StringLiteral => "VARCHAR".into(),
+        T::Blob => "BLOB".into(),
+        T::Date => "DATE".into(),
+        T::Time | T::TimeNs => "TIME".into(),
+        T::TimeTZ => "TIME WITH TIME ZONE".into(),
+        T::Timestamp => "TIMESTAMP".into(),
+        T::TimestampS => "TIMESTAMP_S".into(),
+        T::TimestampMs => "TIMESTAMP_MS".into(),
+        T::TimestampNs => "TIMESTAMP_NS".into(),
+        T::TimestampTZ => "TIMESTAMP WITH TIME ZONE".into(),
+        T::Interval => "INTERVAL".into(),
+        T::Uuid => "UUID".into(),
+        T::Enum => "ENUM".into(),
+        T::Bit => "BIT".into(),
+        T::SqlNull => "NULL".into(),
+        T::IntegerLiteral => "INTEGER".into(),
+        T::List => format!("{}[]", type_name(&t.child(0))),
+        T::Array => format!("{}[]", type_name(&t.child(0))),
+        T::Map => format!(
+            "MAP({}, {})",
+            type_name(&t.child(0)),
+            type_name(&t.child(1))
+        ),
+        T::Struct | T::Union => {
+            let fields = (0..t.num_children())
+                .map(|i| format!("{} {}", ident(&t.child_name(i)), type_name(&t.child(i))))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let kind = if t.id() == T::Struct {
+                "STRUCT"
+            } else {
+                "UNION"
+            };
+            format!("{kind}({fields})")
+        }
+        other => format!("{other:?}").to_uppercase(),
+    }
+}

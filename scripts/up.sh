@@ -116,7 +116,7 @@ print(f"POST /v1/sql  {sql}")
 names = [c["name"] for c in res["columns"]]
 cells = [[str(r[n]) for n in names] for r in res["rows"]]
 widths = [max(len(n), *(len(row[i]) for row in cells)) for i, n in enumerate(names)]
-line = "+".join("-" * (w + 2) for w in widths)
+line = "-+-".join("-" * w for w in widths)
 print("     " + " | ".join(n.ljust(w) for n, w in zip(names, widths)))
 print("     " + line)
 for row in cells:

@@ -46,7 +46,7 @@ impl Api {
 
     /// `POST /v1/ingest?{query}` with `csv` as the multipart field `file`.
     pub async fn ingest(&self, query: &str, csv: impl Into<Vec<u8>>) -> Answer {
-        let body = multipart("file", csv.into());
+        let body = multipart("file", &csv.into());
         self.ingest_raw(query, body).await
     }
 
@@ -126,13 +126,13 @@ impl Api {
 }
 
 /// A multipart/form-data body with one file field.
-pub fn multipart(field: &str, data: Vec<u8>) -> (String, Vec<u8>) {
+pub fn multipart(field: &str, data: &[u8]) -> (String, Vec<u8>) {
     let boundary = "lakehouse-e2e-boundary-7d1c";
     let mut body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"data.csv\"\r\nContent-Type: text/csv\r\n\r\n"
     )
     .into_bytes();
-    body.extend_from_slice(&data);
+    body.extend_from_slice(data);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
 }

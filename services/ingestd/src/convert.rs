@@ -56,7 +56,10 @@ pub fn csv_to_parquet(
         delim = literal(&char::from(delimiter).to_string()),
         out = literal(&parquet.to_string_lossy()),
     );
-    let rows = conn.execute(&sql, []).map_err(|e| e.to_string());
+    // COPY answers one row: the number of rows written.
+    let rows = conn
+        .query_row(&sql, [], |r| r.get::<_, i64>(0))
+        .map_err(|e| e.to_string());
     let _ = std::fs::remove_dir_all(&spill);
-    Ok(rows? as u64)
+    u64::try_from(rows?).map_err(|e| e.to_string())
 }

@@ -54,20 +54,12 @@ impl Candidates {
 
 fn classify(v: &[u8]) -> u8 {
     match v.first() {
-        Some(b't' | b'T' | b'f' | b'F') => {
-            if v.eq_ignore_ascii_case(b"true") || v.eq_ignore_ascii_case(b"false") {
-                BOOL
-            } else {
-                0
-            }
+        Some(b't' | b'T' | b'f' | b'F')
+            if v.eq_ignore_ascii_case(b"true") || v.eq_ignore_ascii_case(b"false") =>
+        {
+            BOOL
         }
-        Some(b'0'..=b'9' | b'-' | b'+' | b'.') => {
-            if let Some(t) = date_time(v) {
-                t
-            } else {
-                number(v)
-            }
-        }
+        Some(b'0'..=b'9' | b'-' | b'+' | b'.') => date_time(v).unwrap_or_else(|| number(v)),
         _ => 0,
     }
 }

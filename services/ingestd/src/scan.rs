@@ -104,6 +104,10 @@ impl Scanner {
     fn run(&mut self, mut input: &[u8]) -> Result<(), ScanError> {
         let at_end = input.is_empty();
         loop {
+            // csv-core reads an empty input as the end of the file: only say so at the end.
+            if input.is_empty() && !at_end {
+                return Ok(());
+            }
             let (res, nin, nout) = self.reader.read_field(input, &mut self.field[self.len..]);
             self.newlines += input[..nin].iter().filter(|b| **b == b'\n').count() as u64;
             input = &input[nin..];
@@ -335,5 +339,32 @@ mod tests {
             types(&s),
             vec![("column0", "BIGINT", false), ("column1", "VARCHAR", false)]
         );
+    }
+}
+
+#[cfg(test)]
+mod big {
+    use super::*;
+
+    #[test]
+    fn large_files_in_upload_sized_chunks() {
+        let mut csv = String::from("id,region,amount,paid,day\n");
+        for i in 0..200_000u64 {
+            csv.push_str(&format!(
+                "{i},r{},{}.{:02},{},2024-03-{:02}\n",
+                i % 5,
+                i % 97,
+                i % 100,
+                i % 3 == 0,
+                1 + i % 28
+            ));
+        }
+        for chunk in [4096, 8192, 65536, 1 << 20, 100_003] {
+            let mut s = Scanner::new(b',', true);
+            for c in csv.as_bytes().chunks(chunk) {
+                s.feed(c).unwrap_or_else(|e| panic!("chunk {chunk}: {e}"));
+            }
+            assert_eq!(s.finish().unwrap().rows, 200_000, "chunk {chunk}");
+        }
     }
 }

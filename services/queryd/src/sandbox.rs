@@ -1,14 +1,16 @@
-//! What SQL may run. The guarantee is structural: the statement is run as a subquery
-//! (`SELECT * FROM (<sql>) LIMIT n`), which the parser only accepts for a single query, never
-//! for DDL, DML, ATTACH, COPY, SET, PRAGMA, INSTALL or LOAD. DuckDB itself is locked down
-//! (external access off except the cache directory, configuration locked, no extension
-//! loading), which stops file and URL reads from inside a query. The keyword check here only
+//! What SQL may run. The guarantee is DuckDB's own: the statement runs as
+//! `SELECT * FROM query('<sql>') LIMIT n`, and `query()` parses its argument and accepts
+//! exactly one SELECT, never a second statement, DDL, DML, ATTACH, COPY, SET, PRAGMA, INSTALL
+//! or LOAD. (A plain subquery wrapper is not enough: `x) ; DROP VIEW v; SELECT (1` closes it,
+//! and DuckDB runs every statement before the last one it is asked to prepare.) DuckDB itself
+//! is locked down (external access off except the cache directory, configuration locked, no
+//! extension loading), which stops file and URL reads from inside a query. The keyword check here only
 //! turns a refusal into a clear message.
 
 use lakehouse_common::ApiError;
 
 /// Statements that read: anything else is refused before DuckDB sees it.
-const READ_ONLY: [&str; 8] = [
+const READ_ONLY: [&str; 10] = [
     "SELECT",
     "WITH",
     "FROM",
@@ -17,6 +19,8 @@ const READ_ONLY: [&str; 8] = [
     "DESCRIBE",
     "SHOW",
     "SUMMARIZE",
+    "PIVOT",
+    "UNPIVOT",
 ];
 
 /// Largest SQL text accepted.
@@ -62,8 +66,12 @@ pub fn wrap(sql: &str, limit: u64) -> Result<String, ApiError> {
         ))
         .with_code("forbidden_statement"));
     }
-    // The newline keeps a trailing `-- comment` from swallowing the closing parenthesis.
-    Ok(format!("SELECT * FROM (\n{body}\n) LIMIT {limit}"))
+    // `query()` makes DuckDB's own parser insist on exactly one SELECT; the text goes in as a
+    // standard string literal (no backslash escapes), so doubling quotes is a complete escape.
+    Ok(format!(
+        "SELECT * FROM query('{}') LIMIT {limit}",
+        body.replace('\'', "''")
+    ))
 }
 
 /// Identifiers in `sql` (bare words and "quoted" names), lowercased: the datasets a query may
@@ -138,8 +146,8 @@ mod tests {
     #[test]
     fn wraps_queries() {
         assert_eq!(
-            wrap("select 1;", 5).unwrap(),
-            "SELECT * FROM (\nselect 1\n) LIMIT 5"
+            wrap("select 'a';", 5).unwrap(),
+            "SELECT * FROM query('select ''a''') LIMIT 5"
         );
         assert!(wrap("-- hi\n  WITH x AS (SELECT 1) SELECT * FROM x -- tail", 1).is_ok());
         assert!(wrap("/* c */ (SELECT 1)", 1).is_ok());

@@ -87,14 +87,16 @@ async fn objects_through_the_gateway() {
         .await
         .unwrap();
     assert_eq!(direct.status(), StatusCode::UNAUTHORIZED);
-    // Not-yet-built services answer a JSON 404, never a fake success.
+    // A service not built yet (vectord) answers a JSON 404, never a fake success.
     let res = c
-        .get(format!("{gw}/v1/catalog/list"))
+        .get(format!("{gw}/v1/vectors/x"))
         .bearer_auth(TOKEN)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
     let res = c
         .delete(format!("{gw}/v1/storage/objects/docs/hello%20world.txt"))
         .bearer_auth(TOKEN)
@@ -143,6 +145,8 @@ async fn readiness_follows_dependencies() {
         "{v}"
     );
     fleet.start(&["storaged"]);
+    // catalogd loads its manifests once storage answers (retrying with backoff up to 5 s).
+    lakehouse_e2e::wait_ready(&fleet.url("catalogd"), Duration::from_secs(15));
     assert_eq!(c.get(&ready).send().await.unwrap().status(), StatusCode::OK);
     drop(catalogd);
 }

@@ -1,5 +1,5 @@
-"""Driver for scripts/bench/data_path.sh: starts storaged, catalogd, ingestd, queryd and the
-gateway on free loopback ports (fs storage), then measures against DuckDB in-process."""
+"""Driver for scripts/bench/data_path.sh: starts the fleet (vectord only because the gateway's
+readiness wants every upstream) on free loopback ports (fs storage), then measures against DuckDB in-process."""
 import http.client
 import json
 import os
@@ -14,7 +14,7 @@ import uuid
 import duckdb
 
 BIN, WORK, ROWS = sys.argv[1], sys.argv[2], int(sys.argv[3])
-SERVICES = ["storaged", "catalogd", "ingestd", "queryd", "gateway"]
+SERVICES = ["storaged", "catalogd", "ingestd", "queryd", "vectord", "gateway"]
 TOKEN = uuid.uuid4().hex
 
 
@@ -26,7 +26,7 @@ def free_port():
     return p
 
 
-ports = {s: free_port() for s in SERVICES + ["vectord"]}
+ports = {s: free_port() for s in SERVICES}
 url = {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}
 config = os.path.join(WORK, "lakehouse.toml")
 with open(config, "w") as f:
@@ -59,6 +59,9 @@ bind = "127.0.0.1:{ports['queryd']}"
 storaged_url = "{url['storaged']}"
 catalogd_url = "{url['catalogd']}"
 cache_dir = "{WORK}/cache"
+[vectord]
+bind = "127.0.0.1:{ports['vectord']}"
+storaged_url = "{url['storaged']}"
 """)
 
 procs = {}

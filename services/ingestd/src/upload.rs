@@ -17,7 +17,7 @@ use crate::scan::{Scan, ScanError, Scanner};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Chunks in flight per worker thread.
-const QUEUE: usize = 32;
+const QUEUE: usize = 8;
 
 /// A received and scanned CSV.
 #[derive(Debug)]

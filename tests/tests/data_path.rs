@@ -37,6 +37,18 @@ fn orders(from: u64, n: u64) -> String {
     s
 }
 
+async fn queryd_metrics(f: &Fleet) -> String {
+    reqwest::Client::new()
+        .get(format!("{}/metrics", f.url("queryd")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -506,7 +518,7 @@ async fn sandbox_refuses_every_escape() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn formats_limits_and_cache() {
-    let (mut f, api) = fleet(Storage::Fs, &[("queryd", "cache_max_bytes = 1")]);
+    let (f, api) = fleet(Storage::Fs, &[("queryd", "cache_max_bytes = 1")]);
     let (st, _) = api.ingest("name=nums", orders(0, 300)).await;
     assert_eq!(st, StatusCode::OK);
     let sql = "SELECT id, region, paid, day FROM nums ORDER BY id";
@@ -592,15 +604,7 @@ async fn formats_limits_and_cache() {
             .parse()
             .unwrap()
     };
-    let m = reqwest::Client::new()
-        .get(format!("{}/metrics", f.url("queryd")))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = queryd_metrics(&f).await;
     assert_eq!(metric(&m, "lakehouse_queryd_cache_objects "), 0.0, "{m}");
     assert!(metric(&m, "lakehouse_queryd_cache_evictions_total ") >= 1.0);
     let misses = metric(&m, "lakehouse_queryd_cache_misses_total ");
@@ -608,20 +612,11 @@ async fn formats_limits_and_cache() {
         api.rows("SELECT count(*) AS n FROM nums").await[0]["n"],
         300
     );
-    let m = reqwest::Client::new()
-        .get(format!("{}/metrics", f.url("queryd")))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = queryd_metrics(&f).await;
     assert_eq!(
         metric(&m, "lakehouse_queryd_cache_misses_total "),
         misses + 1.0
     );
-    drop(f.procs.drain(..));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -638,15 +633,7 @@ async fn cache_survives_a_restart() {
         api.rows("SELECT count(*) AS n FROM kept").await[0]["n"],
         100
     );
-    let m = reqwest::Client::new()
-        .get(format!("{}/metrics", f.url("queryd")))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = queryd_metrics(&f).await;
     assert!(
         m.contains("lakehouse_queryd_cache_misses_total 0\n"),
         "the restarted queryd fetched again:\n{m}"

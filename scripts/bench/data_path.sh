@@ -11,7 +11,7 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
 WORK="$PWD/data/bench-data"
 VENV="$PWD/.venv-bench"
-cargo build --release --bins --locked >&2
+cargo build --release --workspace --bins --examples --locked >&2
 if ! "$VENV/bin/python" -c 'import duckdb' 2>/dev/null; then
   python3 -m venv "$VENV" >&2
   "$VENV/bin/pip" install -q 'duckdb==2.0.0' >&2

@@ -170,6 +170,20 @@ fn storage_error(e: &ClientError) -> ApiError {
     ApiError::bad_gateway(format!("storaged: {e}")).with_code("storage_unavailable")
 }
 
+/// DuckDB refusing the rows is the file's fault; running out of memory or anything else is ours.
+fn convert_error(e: &str) -> ApiError {
+    if e.starts_with("Out of Memory Error") {
+        ApiError::unavailable(format!(
+            "not enough memory to convert the CSV (ingestd.memory_limit_mb): {e}"
+        ))
+        .with_code("insufficient_memory")
+    } else if e.starts_with("Invalid Input Error") || e.starts_with("Conversion Error") {
+        ApiError::bad_request(format!("cannot convert the CSV: {e}")).with_code("invalid_csv")
+    } else {
+        ApiError::internal(format!("converting the CSV: {e}"))
+    }
+}
+
 fn columns_of(scan: &Scan) -> Vec<Column> {
     scan.columns
         .iter()
@@ -233,6 +247,7 @@ impl Ingestor {
             self.max_upload_bytes,
         )
         .await?;
+        let received_ms = started.elapsed().as_millis() as u64;
         let schema = columns_of(&received.scan);
         let fingerprint = schema_fingerprint(&schema);
         let key_str = format!(
@@ -285,6 +300,7 @@ impl Ingestor {
             .suffix(".parquet")
             .tempfile_in(&self.tmp_dir)
             .map_err(ApiError::internal)?;
+        let convert_started = Instant::now();
         let size = {
             let _slot = self
                 .slots
@@ -299,10 +315,7 @@ impl Ingestor {
             })
             .await
             .map_err(ApiError::internal)?
-            .map_err(|e| {
-                ApiError::bad_request(format!("cannot convert the CSV: {e}"))
-                    .with_code("invalid_csv")
-            })?;
+            .map_err(|e| convert_error(&e))?;
             if written != rows {
                 return Err(ApiError::internal(format!(
                     "DuckDB wrote {written} rows but the scan counted {rows}"
@@ -314,6 +327,8 @@ impl Ingestor {
                 .len()
         };
 
+        let convert_ms = convert_started.elapsed().as_millis() as u64;
+        let store_started = Instant::now();
         // Content-addressed: an object already stored under this key holds these rows.
         let existed = self
             .storage
@@ -346,7 +361,16 @@ impl Ingestor {
             .await;
         match result {
             Ok(r) => {
-                tracing::info!(dataset = %p.name, rows, version = r.manifest.version, key = %key_str, "ingested");
+                tracing::info!(
+                    dataset = %p.name,
+                    rows,
+                    version = r.manifest.version,
+                    key = %key_str,
+                    received_ms,
+                    convert_ms,
+                    store_ms = store_started.elapsed().as_millis() as u64,
+                    "ingested"
+                );
                 Ok(answer(&r.manifest, false))
             }
             Err(e) => {
@@ -401,6 +425,49 @@ impl Ingestor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A conversion that runs out of memory is a 503 for the operator, not the uploader's 400.
+    #[test]
+    fn conversion_errors_name_the_right_party() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("wide.csv");
+        let mut text = String::from("id,word\n");
+        for i in 0..300_000 {
+            text.push_str(&format!("{i},word-{i}-{}\n", "x".repeat(40)));
+        }
+        std::fs::write(&csv, text).unwrap();
+        let columns = [
+            crate::scan::ColumnScan {
+                name: "id".into(),
+                sql_type: "BIGINT",
+                nullable: false,
+            },
+            crate::scan::ColumnScan {
+                name: "word".into(),
+                sql_type: "VARCHAR",
+                nullable: false,
+            },
+        ];
+        let out = dir.path().join("out.parquet");
+        let tiny = Limits {
+            threads: 2,
+            memory_limit_mb: 1,
+        };
+        let e = convert::csv_to_parquet(&csv, &out, b',', true, &columns, tiny).unwrap_err();
+        let api = convert_error(&e);
+        assert_eq!(api.status.as_u16(), 503, "{e}");
+        assert_eq!(api.code, "insufficient_memory");
+
+        // The scan said BIGINT but DuckDB finds otherwise: the file's fault.
+        let bad = dir.path().join("bad.csv");
+        std::fs::write(&bad, "id,word\n1,a\nx,b\n").unwrap();
+        let roomy = Limits {
+            threads: 1,
+            memory_limit_mb: 256,
+        };
+        let e = convert::csv_to_parquet(&bad, &out, b',', true, &columns, roomy).unwrap_err();
+        assert_eq!(convert_error(&e).status.as_u16(), 400, "{e}");
+    }
 
     #[test]
     fn params() {

@@ -509,7 +509,17 @@ async fn sandbox_refuses_every_escape() {
         "health stalled behind a slow query"
     );
     let (st, e) = slow.await.unwrap();
-    assert_eq!(st, StatusCode::GATEWAY_TIMEOUT, "{e}");
+    let queryd_log = f
+        .procs
+        .iter()
+        .find(|(n, _)| *n == "queryd")
+        .map(|(_, p)| p.logs())
+        .unwrap_or_default();
+    assert_eq!(
+        st,
+        StatusCode::GATEWAY_TIMEOUT,
+        "{e}\nqueryd's log:\n{queryd_log}"
+    );
     // The connection that was interrupted serves the next query.
     for _ in 0..6 {
         assert_eq!(api.rows("SELECT count(*) AS n FROM t").await[0]["n"], 1);

@@ -1,0 +1,319 @@
+//! One index's state under a single lock: slots of the graph with their ids and metadata,
+//! tombstones, upsert/delete semantics and search with exclusions and filters.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value};
+
+use crate::distance::{Metric, normalize, reported};
+use crate::graph::{Graph, Near, Shape};
+use crate::params::Params;
+
+/// Metadata: a JSON object per item.
+pub type Metadata = Map<String, Value>;
+
+/// One item to add.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// Non-empty id.
+    pub id: String,
+    /// The vector (normalised on insert under cosine).
+    pub vector: Vec<f32>,
+    /// `None` keeps the stored metadata; an empty object clears it.
+    pub metadata: Option<Metadata>,
+}
+
+/// One search answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// The item's id.
+    pub id: String,
+    /// Distance to the query (smaller is closer).
+    pub distance: f32,
+    /// The item's metadata (an empty object when it has none).
+    pub metadata: Metadata,
+}
+
+/// A search.
+#[derive(Debug, Clone, Default)]
+pub struct Query<'a> {
+    /// The query vector.
+    pub vector: &'a [f32],
+    /// Results wanted.
+    pub k: usize,
+    /// Candidate list size (`None`: the index's `ef_search`); raised to `k` when smaller.
+    pub ef: Option<usize>,
+    /// Ids never returned.
+    pub exclude: Option<&'a HashSet<String>>,
+    /// Only items whose metadata has each of these top-level fields equal.
+    pub filter: Option<&'a Metadata>,
+}
+
+/// Longest id accepted, in bytes.
+pub const MAX_ID_BYTES: usize = 1024;
+
+/// Searches over at most this many live items score every item, so small indexes are exact.
+/// Provisional: the vector benchmark is to set it where scoring everything stops being
+/// cheaper than the graph walk (docs/vectors.md).
+pub const EXACT_BELOW: usize = 2048;
+
+/// An item refused, with its position in the batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemError {
+    /// Position in the batch.
+    pub index: usize,
+    /// Why.
+    pub reason: String,
+}
+
+impl std::fmt::Display for ItemError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "items[{}]: {}", self.index, self.reason)
+    }
+}
+
+/// Checks and prepares a vector: length, finite values, unit length under cosine.
+pub(crate) fn prepare(params: &Params, v: &[f32]) -> Result<Vec<f32>, String> {
+    if v.len() != params.dimension {
+        return Err(format!(
+            "vector has {} values; the index has dimension {}",
+            v.len(),
+            params.dimension
+        ));
+    }
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err("vector holds NaN or infinity".into());
+    }
+    let mut v = v.to_vec();
+    if params.distance == Metric::Cosine && !normalize(&mut v) {
+        return Err("a zero vector has no cosine distance".into());
+    }
+    Ok(v)
+}
+
+/// Checks a batch and keeps, for ids named twice, only the last: all or nothing.
+pub(crate) fn prepare_batch(params: &Params, items: Vec<Item>) -> Result<Vec<Item>, ItemError> {
+    let mut last: HashMap<String, usize> = HashMap::with_capacity(items.len());
+    for (index, it) in items.iter().enumerate() {
+        let bad = |reason: String| ItemError { index, reason };
+        if it.id.is_empty() {
+            return Err(bad("id is empty".into()));
+        }
+        if it.id.len() > MAX_ID_BYTES {
+            return Err(bad(format!("id is longer than {MAX_ID_BYTES} bytes")));
+        }
+        prepare(params, &it.vector).map_err(bad)?;
+        last.insert(it.id.clone(), index);
+    }
+    let mut out = Vec::with_capacity(last.len());
+    for (index, mut it) in items.into_iter().enumerate() {
+        if last.get(&it.id) == Some(&index) {
+            it.vector =
+                prepare(params, &it.vector).map_err(|reason| ItemError { index, reason })?;
+            out.push(it);
+        }
+    }
+    Ok(out)
+}
+
+fn matches(meta: Option<&Metadata>, filter: &Metadata) -> bool {
+    filter
+        .iter()
+        .all(|(k, v)| meta.and_then(|m| m.get(k)) == Some(v))
+}
+
+/// The state.
+#[derive(Debug, Clone)]
+pub(crate) struct Core {
+    pub(crate) params: Params,
+    pub(crate) graph: Graph,
+    /// Per slot: the id it holds, `None` when free (deleted or replaced).
+    pub(crate) ids: Vec<Option<String>>,
+    pub(crate) meta: Vec<Option<Metadata>>,
+    pub(crate) by_id: HashMap<String, u32>,
+    /// Free slots, reused by later inserts.
+    pub(crate) free: Vec<u32>,
+    /// Live items up to which searches are exact.
+    pub(crate) exact_below: usize,
+}
+
+impl Core {
+    pub(crate) fn new(params: Params) -> Self {
+        Self {
+            graph: Graph::new(Self::shape(&params)),
+            params,
+            ids: Vec::new(),
+            meta: Vec::new(),
+            by_id: HashMap::new(),
+            free: Vec::new(),
+            exact_below: EXACT_BELOW,
+        }
+    }
+
+    pub(crate) fn shape(p: &Params) -> Shape {
+        Shape {
+            dim: p.dimension,
+            m: p.m,
+            ef_construction: p.ef_construction,
+            metric: p.distance,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub(crate) fn tombstones(&self) -> usize {
+        self.free.len()
+    }
+
+    /// Applies prepared items (see `prepare_batch`).
+    pub(crate) fn upsert(&mut self, items: Vec<Item>) {
+        self.graph
+            .reserve(items.len().saturating_sub(self.free.len()));
+        for it in items {
+            self.upsert_one(it);
+        }
+    }
+
+    fn upsert_one(&mut self, it: Item) {
+        let mut keep_meta = None;
+        if let Some(&slot) = self.by_id.get(&it.id) {
+            if self.graph.vector(slot) == it.vector.as_slice() {
+                if let Some(m) = it.metadata {
+                    self.meta[slot as usize] = (!m.is_empty()).then_some(m);
+                }
+                return;
+            }
+            keep_meta = self.meta[slot as usize].take();
+            self.release(slot);
+        }
+        let metadata = match it.metadata {
+            Some(m) => (!m.is_empty()).then_some(m),
+            None => keep_meta,
+        };
+        // The entry point is never reused: relinking it would orphan the levels above.
+        let entry = self.graph.entry;
+        let reuse = self.free.iter().rposition(|&s| Some(s) != entry);
+        let slot = match reuse {
+            Some(i) => {
+                let s = self.free.swap_remove(i);
+                self.graph.reset(s, &it.vector);
+                s
+            }
+            None => {
+                self.ids.push(None);
+                self.meta.push(None);
+                self.graph.push(&it.vector)
+            }
+        };
+        self.ids[slot as usize] = Some(it.id.clone());
+        self.meta[slot as usize] = metadata;
+        self.by_id.insert(it.id, slot);
+        self.graph.link(slot);
+    }
+
+    fn release(&mut self, slot: u32) {
+        if let Some(id) = self.ids[slot as usize].take() {
+            self.by_id.remove(&id);
+        }
+        self.meta[slot as usize] = None;
+        self.free.push(slot);
+    }
+
+    /// Deletes the ids present; how many were.
+    pub(crate) fn delete(&mut self, ids: &[String]) -> usize {
+        let mut n = 0;
+        for id in ids {
+            if let Some(&slot) = self.by_id.get(id) {
+                self.release(slot);
+                n += 1;
+            }
+        }
+        if self.by_id.is_empty() && !self.ids.is_empty() {
+            // Nothing live: start over rather than keep a graph of tombstones.
+            *self = Self {
+                exact_below: self.exact_below,
+                ..Self::new(self.params)
+            };
+        }
+        n
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<(Vec<f32>, Metadata)> {
+        let &slot = self.by_id.get(id)?;
+        Some((
+            self.graph.vector(slot).to_vec(),
+            self.meta[slot as usize].clone().unwrap_or_default(),
+        ))
+    }
+
+    /// Every live item, in slot order.
+    pub(crate) fn items(&self) -> Vec<Item> {
+        self.ids
+            .iter()
+            .enumerate()
+            .filter_map(|(s, id)| {
+                Some(Item {
+                    id: id.clone()?,
+                    vector: self.graph.vector(s as u32).to_vec(),
+                    metadata: Some(self.meta[s].clone().unwrap_or_default()),
+                })
+            })
+            .collect()
+    }
+
+    /// Nearest live items, never an excluded or filtered-out one; `min(k, matching)` of them.
+    pub(crate) fn search(&self, q: &Query<'_>) -> Result<Vec<Hit>, String> {
+        let v = prepare(&self.params, q.vector)?;
+        let k = q.k;
+        if k == 0 || self.by_id.is_empty() {
+            return Ok(Vec::new());
+        }
+        let accept = |slot: u32| -> bool {
+            let Some(id) = &self.ids[slot as usize] else {
+                return false;
+            };
+            if q.exclude.is_some_and(|x| x.contains(id)) {
+                return false;
+            }
+            q.filter
+                .is_none_or(|f| matches(self.meta[slot as usize].as_ref(), f))
+        };
+        let mut found = if self.by_id.len() <= self.exact_below {
+            self.graph.exact(&v, k, &accept)
+        } else {
+            let ef = q.ef.unwrap_or(self.params.ef_search).max(k);
+            let mut f = self.graph.search(&v, ef, &accept);
+            f.truncate(k);
+            f
+        };
+        if found.len() < k && self.by_id.len() > self.exact_below {
+            // Exclusions or a narrow filter starved the graph walk: score everything.
+            found = self.graph.exact(&v, k, &accept);
+        }
+        Ok(found
+            .into_iter()
+            .filter_map(|Near(d, slot)| {
+                Some(Hit {
+                    id: self.ids[slot as usize].clone()?,
+                    distance: reported(self.params.distance, d),
+                    metadata: self.meta[slot as usize].clone().unwrap_or_default(),
+                })
+            })
+            .collect())
+    }
+
+    /// A compacted copy: live items only, graph rebuilt, memory sized to them.
+    pub(crate) fn rebuilt(params: Params, exact_below: usize, items: Vec<Item>) -> Self {
+        let mut c = Self {
+            exact_below,
+            ..Self::new(params)
+        };
+        c.upsert(items);
+        c.graph.shrink_to_fit();
+        c.ids.shrink_to_fit();
+        c.meta.shrink_to_fit();
+        c
+    }
+}

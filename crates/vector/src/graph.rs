@@ -1,0 +1,485 @@
+//! The HNSW graph over numbered slots, after hnswlib: every vector in one contiguous buffer,
+//! level-0 neighbour lists in fixed-size slots (`count, n₁…n_M0`), upper levels stored only
+//! for the few slots that reach them, and the neighbour-selection heuristic. It knows nothing
+//! of ids, deletions or metadata: searches take a predicate saying which slots may be answers,
+//! and every slot, answer or not, still routes.
+
+use std::cell::RefCell;
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+use crate::distance::{Kernel, Metric, kernel};
+
+/// Levels above this are never drawn (with M ≥ 2 the chance is below 2⁻³²).
+const MAX_LEVEL: u8 = 31;
+
+/// A slot and its distance to the query, ordered by distance.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Near(pub(crate) f32, pub(crate) u32);
+
+impl PartialEq for Near {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Near {}
+impl PartialOrd for Near {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Near {
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.0.total_cmp(&o.0).then(self.1.cmp(&o.1))
+    }
+}
+
+/// Marks of visited slots, reset in O(1) by moving to a new epoch; one per searching thread.
+#[derive(Debug, Default)]
+struct Visited {
+    marks: Vec<u32>,
+    epoch: u32,
+}
+
+impl Visited {
+    fn start(&mut self, slots: usize) {
+        if self.marks.len() < slots {
+            self.marks.resize(slots, 0);
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.marks.fill(0);
+            self.epoch = 1;
+        }
+    }
+
+    /// Marks `slot`; false if it was already marked in this epoch.
+    #[inline]
+    fn insert(&mut self, slot: u32) -> bool {
+        let m = &mut self.marks[slot as usize];
+        if *m == self.epoch {
+            return false;
+        }
+        *m = self.epoch;
+        true
+    }
+}
+
+thread_local! {
+    static VISITED: RefCell<Visited> = RefCell::new(Visited::default());
+}
+
+/// Graph parameters.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shape {
+    pub(crate) dim: usize,
+    pub(crate) m: usize,
+    pub(crate) ef_construction: usize,
+    pub(crate) metric: Metric,
+}
+
+/// The graph.
+#[derive(Clone)]
+pub(crate) struct Graph {
+    pub(crate) shape: Shape,
+    kernel: Kernel,
+    m0: usize,
+    level_mult: f64,
+    pub(crate) vectors: Vec<f32>,
+    /// Per slot `1 + m0` words: count, then neighbours.
+    pub(crate) links0: Vec<u32>,
+    /// Per slot, levels 1..=level, each `1 + m` words.
+    pub(crate) upper: Vec<Vec<u32>>,
+    pub(crate) levels: Vec<u8>,
+    pub(crate) entry: Option<u32>,
+    rng: u64,
+}
+
+impl std::fmt::Debug for Graph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Graph")
+            .field("shape", &self.shape)
+            .field("slots", &self.levels.len())
+            .field("entry", &self.entry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Graph {
+    pub(crate) fn new(shape: Shape) -> Self {
+        let m = shape.m.max(2);
+        Self {
+            shape: Shape { m, ..shape },
+            kernel: kernel(shape.metric),
+            m0: 2 * m,
+            level_mult: 1.0 / (m as f64).ln(),
+            vectors: Vec::new(),
+            links0: Vec::new(),
+            upper: Vec::new(),
+            levels: Vec::new(),
+            entry: None,
+            rng: 0x9E37_79B9_7F4A_7C15,
+        }
+    }
+
+    /// Words per level-0 list.
+    pub(crate) fn stride0(&self) -> usize {
+        1 + self.m0
+    }
+
+    /// Words per upper-level list.
+    pub(crate) fn stride_upper(&self) -> usize {
+        1 + self.shape.m
+    }
+
+    pub(crate) fn slots(&self) -> usize {
+        self.levels.len()
+    }
+
+    pub(crate) fn reserve(&mut self, more: usize) {
+        self.vectors.reserve(more * self.shape.dim);
+        self.links0.reserve(more * self.stride0());
+        self.upper.reserve(more);
+        self.levels.reserve(more);
+    }
+
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.vectors.shrink_to_fit();
+        self.links0.shrink_to_fit();
+        self.upper.shrink_to_fit();
+        self.levels.shrink_to_fit();
+    }
+
+    #[inline]
+    pub(crate) fn vector(&self, slot: u32) -> &[f32] {
+        let d = self.shape.dim;
+        &self.vectors[slot as usize * d..(slot as usize + 1) * d]
+    }
+
+    #[inline]
+    pub(crate) fn distance(&self, q: &[f32], slot: u32) -> f32 {
+        (self.kernel)(q, self.vector(slot))
+    }
+
+    /// Neighbours of `slot` at `level` (none above the slot's own level: a reused slot may
+    /// still be named by lists of a level it no longer reaches).
+    #[inline]
+    pub(crate) fn links(&self, slot: u32, level: u8) -> &[u32] {
+        let s = slot as usize;
+        if level == 0 {
+            let w = &self.links0[s * self.stride0()..(s + 1) * self.stride0()];
+            return &w[1..1 + w[0] as usize];
+        }
+        if level > self.levels[s] {
+            return &[];
+        }
+        let st = self.stride_upper();
+        let off = (level as usize - 1) * st;
+        let w = &self.upper[s][off..off + st];
+        &w[1..1 + w[0] as usize]
+    }
+
+    fn set_links(&mut self, slot: u32, level: u8, list: &[u32]) {
+        let s = slot as usize;
+        let w = if level == 0 {
+            let st = self.stride0();
+            &mut self.links0[s * st..(s + 1) * st]
+        } else {
+            let st = self.stride_upper();
+            let off = (level as usize - 1) * st;
+            &mut self.upper[s][off..off + st]
+        };
+        w[0] = list.len() as u32;
+        w[1..1 + list.len()].copy_from_slice(list);
+    }
+
+    /// Appends a slot holding `v` (not yet linked); its number.
+    pub(crate) fn push(&mut self, v: &[f32]) -> u32 {
+        let slot = self.levels.len() as u32;
+        self.vectors.extend_from_slice(v);
+        self.links0.resize(self.links0.len() + self.stride0(), 0);
+        self.upper.push(Vec::new());
+        self.levels.push(0);
+        slot
+    }
+
+    /// Gives `slot` a new vector and no links, ready for `link`.
+    pub(crate) fn reset(&mut self, slot: u32, v: &[f32]) {
+        let (s, d) = (slot as usize, self.shape.dim);
+        self.vectors[s * d..(s + 1) * d].copy_from_slice(v);
+        let st = self.stride0();
+        self.links0[s * st..(s + 1) * st].fill(0);
+        self.upper[s] = Vec::new();
+        self.levels[s] = 0;
+    }
+
+    fn random_level(&mut self) -> u8 {
+        // SplitMix64: deterministic per graph, no dependency.
+        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        let u = ((z >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+        let l = (-u.ln() * self.level_mult).floor();
+        if l >= f64::from(MAX_LEVEL) {
+            MAX_LEVEL
+        } else {
+            l as u8
+        }
+    }
+
+    fn max_level(&self) -> u8 {
+        self.entry.map_or(0, |e| self.levels[e as usize])
+    }
+
+    /// Links `slot` (pushed or reset) into the graph.
+    pub(crate) fn link(&mut self, slot: u32) {
+        let level = self.random_level();
+        self.levels[slot as usize] = level;
+        self.upper[slot as usize] = vec![0; level as usize * self.stride_upper()];
+        let Some(entry) = self.entry.filter(|&e| e != slot) else {
+            self.entry = Some(slot);
+            return;
+        };
+        let top = self.max_level();
+        let q = self.vector(slot).to_vec();
+        let mut cur = Near(self.distance(&q, entry), entry);
+        for l in (level.saturating_add(1)..=top).rev() {
+            cur = self.greedy(&q, cur, l);
+        }
+        let mut eps = vec![cur];
+        for l in (0..=level.min(top)).rev() {
+            let found = self.search_layer(&q, &eps, self.shape.ef_construction, l, &|_| true);
+            let cap = if l == 0 { self.m0 } else { self.shape.m };
+            let chosen = self.select(&found, self.shape.m, Some(slot));
+            let ids: Vec<u32> = chosen.iter().map(|n| n.1).collect();
+            self.set_links(slot, l, &ids);
+            for &n in &ids {
+                self.add_link(n, slot, l, cap);
+            }
+            eps = found;
+        }
+        if level > top {
+            self.entry = Some(slot);
+        }
+    }
+
+    /// Adds `to` to `from`'s list at `level`, shrinking it with the heuristic when full.
+    fn add_link(&mut self, from: u32, to: u32, level: u8, cap: usize) {
+        if level > self.levels[from as usize] {
+            return;
+        }
+        let current = self.links(from, level);
+        if current.contains(&to) {
+            return;
+        }
+        if current.len() < cap {
+            let mut list = current.to_vec();
+            list.push(to);
+            self.set_links(from, level, &list);
+            return;
+        }
+        let base = self.vector(from);
+        let mut cands: Vec<Near> = current
+            .iter()
+            .chain(std::iter::once(&to))
+            .map(|&n| Near((self.kernel)(base, self.vector(n)), n))
+            .collect();
+        cands.sort_unstable();
+        let chosen: Vec<u32> = self
+            .select(&cands, cap, Some(from))
+            .iter()
+            .map(|n| n.1)
+            .collect();
+        self.set_links(from, level, &chosen);
+    }
+
+    /// hnswlib's heuristic: walking candidates from the closest, keep one only if it is closer
+    /// to the base than to every one already kept. `found` is sorted ascending.
+    fn select(&self, found: &[Near], m: usize, skip: Option<u32>) -> Vec<Near> {
+        let mut kept: Vec<Near> = Vec::with_capacity(m);
+        for &c in found {
+            if Some(c.1) == skip {
+                continue;
+            }
+            if kept.len() >= m {
+                break;
+            }
+            let v = self.vector(c.1);
+            if kept
+                .iter()
+                .all(|k| (self.kernel)(v, self.vector(k.1)) > c.0)
+            {
+                kept.push(c);
+            }
+        }
+        kept
+    }
+
+    fn greedy(&self, q: &[f32], mut cur: Near, level: u8) -> Near {
+        loop {
+            let mut moved = false;
+            for &n in self.links(cur.1, level) {
+                let d = self.distance(q, n);
+                if d < cur.0 {
+                    cur = Near(d, n);
+                    moved = true;
+                }
+            }
+            if !moved {
+                return cur;
+            }
+        }
+    }
+
+    /// Best-first search of one level from `eps`; at most `ef` accepted slots, ascending.
+    /// Rejected slots still route but never enter the answer.
+    pub(crate) fn search_layer(
+        &self,
+        q: &[f32],
+        eps: &[Near],
+        ef: usize,
+        level: u8,
+        accept: &dyn Fn(u32) -> bool,
+    ) -> Vec<Near> {
+        VISITED.with(|v| {
+            let mut visited = v.borrow_mut();
+            visited.start(self.slots());
+            let mut todo: BinaryHeap<Reverse<Near>> = BinaryHeap::new();
+            let mut best: BinaryHeap<Near> = BinaryHeap::new();
+            for &e in eps {
+                if visited.insert(e.1) {
+                    todo.push(Reverse(e));
+                    if accept(e.1) {
+                        best.push(e);
+                    }
+                }
+            }
+            while best.len() > ef {
+                best.pop();
+            }
+            while let Some(Reverse(c)) = todo.pop() {
+                if best.len() >= ef && best.peek().is_some_and(|w| c.0 > w.0) {
+                    break;
+                }
+                for &n in self.links(c.1, level) {
+                    if !visited.insert(n) {
+                        continue;
+                    }
+                    let d = self.distance(q, n);
+                    let full = best.len() >= ef;
+                    if !full || best.peek().is_some_and(|w| d < w.0) {
+                        todo.push(Reverse(Near(d, n)));
+                        if accept(n) {
+                            best.push(Near(d, n));
+                            if best.len() > ef {
+                                best.pop();
+                            }
+                        }
+                    }
+                }
+            }
+            best.into_sorted_vec()
+        })
+    }
+
+    /// The `ef` best accepted slots for `q` (ascending), from the top level down.
+    pub(crate) fn search(&self, q: &[f32], ef: usize, accept: &dyn Fn(u32) -> bool) -> Vec<Near> {
+        let Some(entry) = self.entry else {
+            return Vec::new();
+        };
+        let mut cur = Near(self.distance(q, entry), entry);
+        for l in (1..=self.max_level()).rev() {
+            cur = self.greedy(q, cur, l);
+        }
+        self.search_layer(q, &[cur], ef.max(1), 0, accept)
+    }
+
+    /// Every accepted slot scored, the `k` best ascending.
+    pub(crate) fn exact(&self, q: &[f32], k: usize, accept: &dyn Fn(u32) -> bool) -> Vec<Near> {
+        let mut best: BinaryHeap<Near> = BinaryHeap::with_capacity(k + 1);
+        if k == 0 {
+            return Vec::new();
+        }
+        for slot in 0..self.slots() as u32 {
+            if !accept(slot) {
+                continue;
+            }
+            let d = self.distance(q, slot);
+            if best.len() < k {
+                best.push(Near(d, slot));
+            } else if best.peek().is_some_and(|w| d < w.0) {
+                best.pop();
+                best.push(Near(d, slot));
+            }
+        }
+        best.into_sorted_vec()
+    }
+
+    /// Checks what a decoded graph could break: list lengths and neighbour numbers in range.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let n = self.slots();
+        if self.vectors.len() != n * self.shape.dim || self.links0.len() != n * self.stride0() {
+            return Err("section sizes disagree with the slot count".into());
+        }
+        if self.entry.is_some_and(|e| e as usize >= n) {
+            return Err("entry point out of range".into());
+        }
+        for s in 0..n {
+            let level = self.levels[s];
+            if level > MAX_LEVEL || self.upper[s].len() != level as usize * self.stride_upper() {
+                return Err(format!("slot {s}: bad level data"));
+            }
+            for l in 0..=level {
+                let st = if l == 0 {
+                    self.stride0()
+                } else {
+                    self.stride_upper()
+                };
+                let w = if l == 0 {
+                    &self.links0[s * st..(s + 1) * st]
+                } else {
+                    let off = (l as usize - 1) * st;
+                    &self.upper[s][off..off + st]
+                };
+                if w[0] as usize >= st || w[1..1 + w[0] as usize].iter().any(|&x| x as usize >= n) {
+                    return Err(format!("slot {s} level {l}: bad neighbour list"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reassembles a graph from decoded parts (then `validate`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_parts(
+        shape: Shape,
+        vectors: Vec<f32>,
+        links0: Vec<u32>,
+        upper: Vec<Vec<u32>>,
+        levels: Vec<u8>,
+        entry: Option<u32>,
+        rng: u64,
+    ) -> Result<Self, String> {
+        let mut g = Self::new(shape);
+        if g.shape.m != shape.m {
+            return Err("m must be at least 2".into());
+        }
+        g.vectors = vectors;
+        g.links0 = links0;
+        g.upper = upper;
+        g.levels = levels;
+        g.entry = entry;
+        g.rng = rng;
+        if g.upper.len() != g.levels.len() {
+            return Err("section sizes disagree with the slot count".into());
+        }
+        g.validate()?;
+        Ok(g)
+    }
+
+    pub(crate) fn rng_state(&self) -> u64 {
+        self.rng
+    }
+}

@@ -1,0 +1,20 @@
+//! HNSW vector indexes with string ids and JSON metadata, upserts, deletes with slot reuse and
+//! background compaction, exact search for small indexes, filters and exclusions applied
+//! during the search, and a byte-level, checksummed serialisation. No HTTP here: vectord
+//! wraps it.
+//!
+//! Layout: [`distance`] holds the kernels; `graph` the HNSW structure over numbered slots;
+//! `core` ids, metadata and tombstones over it; [`index`] the shareable, compacting index;
+//! [`codec`] the `.lhv1` format.
+
+pub mod codec;
+mod core;
+pub mod distance;
+mod graph;
+pub mod index;
+pub mod params;
+
+pub use crate::core::{EXACT_BELOW, Hit, Item, ItemError, MAX_ID_BYTES, Metadata, Query};
+pub use crate::distance::Metric;
+pub use crate::index::{Index, MergeReport, Stats};
+pub use crate::params::{MAX_DIMENSION, MAX_K, Params};

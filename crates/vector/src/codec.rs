@@ -183,7 +183,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Core, DecodeError> {
             None => free.push(s as u32),
         }
     }
-    if graph.entry.is_none() != by_id.is_empty() && free.is_empty() {
+    if graph.entry.is_none() && !by_id.is_empty() {
         return Err(err("entry point and items disagree"));
     }
     Ok(Core {

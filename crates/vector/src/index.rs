@@ -276,32 +276,26 @@ impl Index {
                 fresh.push(it);
             }
         }
-        // One item at a time only when the batch fails (e.g. a zero vector moving from
-        // euclidean to cosine), so one bad item does not stop the rest.
-        let ids: Vec<String> = fresh.iter().map(|i| i.id.clone()).collect();
-        match dest.upsert(fresh.clone()) {
-            Ok((n, _)) => {
-                report.merged = n;
-                moved.extend(ids);
-            }
-            Err(_) => {
-                for it in fresh {
-                    let id = it.id.clone();
-                    match dest.upsert(vec![it]) {
-                        Ok(_) => {
-                            report.merged += 1;
-                            moved.push(id);
-                        }
-                        Err(e) => {
-                            report.failed += 1;
-                            report
-                                .first_error
-                                .get_or_insert_with(|| format!("{id}: {}", e.reason));
-                        }
-                    }
+        // Items valid in the source can still fail here (a zero vector moving from euclidean to
+        // cosine): those are counted and the rest go in as one batch.
+        let mut valid = Vec::with_capacity(fresh.len());
+        for it in fresh {
+            match crate::core::prepare(&dp, &it.vector) {
+                Ok(_) => valid.push(it),
+                Err(e) => {
+                    report.failed += 1;
+                    report
+                        .first_error
+                        .get_or_insert_with(|| format!("{}: {e}", it.id));
                 }
             }
         }
+        let ids: Vec<String> = valid.iter().map(|i| i.id.clone()).collect();
+        let (n, _) = dest
+            .upsert(valid)
+            .map_err(|e| format!("merging into the destination: {e}"))?;
+        report.merged = n;
+        moved.extend(ids);
         if clear_source {
             self.delete(&moved);
         }

@@ -111,7 +111,6 @@ impl Engine {
             "SET autoinstall_known_extensions = false;
              SET autoload_known_extensions = false;
              SET allow_community_extensions = false;
-             SET parquet_metadata_cache = true;
              SET temp_directory = {tmp};
              SET allowed_directories = [{dir}];
              SET enable_external_access = false;

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! "LHV1" · u32 format version · u64 envelope length · envelope (JSON: params, slots, ids,
-//! metadata, entry, rng) · levels (u8 per slot) · vectors (f32 per value) · level-0 lists
+//! metadata, entry, rng, sequence) · levels (u8 per slot) · vectors (f32 per value) · level-0 lists
 //! (u32, 1 + 2M per slot) · upper lists (u32, (1 + M) × level per slot, in slot order)
 //! · u64 checksum of everything before it
 //! ```
@@ -26,6 +26,9 @@ struct Envelope {
     metadata: Vec<Option<Metadata>>,
     entry: Option<u32>,
     rng: u64,
+    /// The owner's log position of the last write applied (0 when it keeps none).
+    #[serde(default)]
+    sequence: u64,
 }
 
 /// Why bytes are not an index.
@@ -66,6 +69,7 @@ pub(crate) fn encode(c: &Core) -> Vec<u8> {
         metadata: c.meta.clone(),
         entry: g.entry,
         rng: g.rng_state(),
+        sequence: c.sequence,
     };
     let json = serde_json::to_vec(&env).unwrap_or_default();
     let upper_words: usize = g.upper.iter().map(Vec::len).sum();
@@ -194,5 +198,6 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Core, DecodeError> {
         by_id,
         free,
         exact_below: crate::core::EXACT_BELOW,
+        sequence: env.sequence,
     })
 }

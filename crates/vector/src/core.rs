@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use crate::distance::{Metric, normalize, reported};
+use crate::distance::{Metric, normalize, reported, usable_norm};
 use crate::graph::{Graph, Near, Shape};
 use crate::params::Params;
 
@@ -72,8 +72,8 @@ impl std::fmt::Display for ItemError {
     }
 }
 
-/// Checks and prepares a vector: length, finite values, unit length under cosine.
-pub(crate) fn prepare(params: &Params, v: &[f32]) -> Result<Vec<f32>, String> {
+/// Checks a vector: length, finite values, not zero under cosine.
+pub(crate) fn validate(params: &Params, v: &[f32]) -> Result<(), String> {
     if v.len() != params.dimension {
         return Err(format!(
             "vector has {} values; the index has dimension {}",
@@ -84,16 +84,24 @@ pub(crate) fn prepare(params: &Params, v: &[f32]) -> Result<Vec<f32>, String> {
     if v.iter().any(|x| !x.is_finite()) {
         return Err("vector holds NaN or infinity".into());
     }
+    if params.distance == Metric::Cosine && usable_norm(v).is_none() {
+        return Err("a zero vector (or one whose length overflows) has no cosine distance".into());
+    }
+    Ok(())
+}
+
+/// Checks and prepares a vector: unit length under cosine.
+pub(crate) fn prepare(params: &Params, v: &[f32]) -> Result<Vec<f32>, String> {
+    validate(params, v)?;
     let mut v = v.to_vec();
     if params.distance == Metric::Cosine && !normalize(&mut v) {
-        return Err("a zero vector has no cosine distance".into());
+        return Err("a zero vector (or one whose length overflows) has no cosine distance".into());
     }
     Ok(v)
 }
 
-/// Checks a batch and keeps, for ids named twice, only the last: all or nothing.
-pub(crate) fn prepare_batch(params: &Params, items: Vec<Item>) -> Result<Vec<Item>, ItemError> {
-    let mut last: HashMap<String, usize> = HashMap::with_capacity(items.len());
+/// Checks every item of a batch without copying it.
+pub(crate) fn check_batch(params: &Params, items: &[Item]) -> Result<(), ItemError> {
     for (index, it) in items.iter().enumerate() {
         let bad = |reason: String| ItemError { index, reason };
         if it.id.is_empty() {
@@ -102,12 +110,24 @@ pub(crate) fn prepare_batch(params: &Params, items: Vec<Item>) -> Result<Vec<Ite
         if it.id.len() > MAX_ID_BYTES {
             return Err(bad(format!("id is longer than {MAX_ID_BYTES} bytes")));
         }
-        prepare(params, &it.vector).map_err(bad)?;
-        last.insert(it.id.clone(), index);
+        validate(params, &it.vector).map_err(bad)?;
     }
+    Ok(())
+}
+
+/// Checks a batch and keeps, for ids named twice, only the last: all or nothing.
+pub(crate) fn prepare_batch(params: &Params, items: Vec<Item>) -> Result<Vec<Item>, ItemError> {
+    check_batch(params, &items)?;
+    let mut last: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+    for (index, it) in items.iter().enumerate() {
+        last.insert(&it.id, index);
+    }
+    let keep: Vec<bool> = (0..items.len())
+        .map(|i| last.get(items[i].id.as_str()) == Some(&i))
+        .collect();
     let mut out = Vec::with_capacity(last.len());
-    for (index, mut it) in items.into_iter().enumerate() {
-        if last.get(&it.id) == Some(&index) {
+    for (index, (mut it, keep)) in items.into_iter().zip(keep).enumerate() {
+        if keep {
             it.vector =
                 prepare(params, &it.vector).map_err(|reason| ItemError { index, reason })?;
             out.push(it);
@@ -135,6 +155,8 @@ pub(crate) struct Core {
     pub(crate) free: Vec<u32>,
     /// Live items up to which searches are exact.
     pub(crate) exact_below: usize,
+    /// The caller's number for the last write applied (a log position), saved with the index.
+    pub(crate) sequence: u64,
 }
 
 impl Core {
@@ -147,6 +169,7 @@ impl Core {
             by_id: HashMap::new(),
             free: Vec::new(),
             exact_below: EXACT_BELOW,
+            sequence: 0,
         }
     }
 
@@ -234,6 +257,7 @@ impl Core {
             // Nothing live: start over rather than keep a graph of tombstones.
             *self = Self {
                 exact_below: self.exact_below,
+                sequence: self.sequence,
                 ..Self::new(self.params)
             };
         }
@@ -305,9 +329,15 @@ impl Core {
     }
 
     /// A compacted copy: live items only, graph rebuilt, memory sized to them.
-    pub(crate) fn rebuilt(params: Params, exact_below: usize, items: Vec<Item>) -> Self {
+    pub(crate) fn rebuilt(
+        params: Params,
+        exact_below: usize,
+        sequence: u64,
+        items: Vec<Item>,
+    ) -> Self {
         let mut c = Self {
             exact_below,
+            sequence,
             ..Self::new(params)
         };
         c.upsert(items);

@@ -111,12 +111,17 @@ pub fn reported(metric: Metric, raw: f32) -> f32 {
     }
 }
 
+/// The length of `v`, when it can be scaled to unit length (finite and not zero).
+pub fn usable_norm(v: &[f32]) -> Option<f32> {
+    let norm = dot_portable(v, v).sqrt();
+    (norm.is_finite() && norm > 0.0).then_some(norm)
+}
+
 /// Scales `v` to unit length in place; false for a zero (or non-finite) norm.
 pub fn normalize(v: &mut [f32]) -> bool {
-    let norm = dot_portable(v, v).sqrt();
-    if !norm.is_finite() || norm == 0.0 {
+    let Some(norm) = usable_norm(v) else {
         return false;
-    }
+    };
     for x in v.iter_mut() {
         *x /= norm;
     }

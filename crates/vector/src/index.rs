@@ -14,10 +14,24 @@ pub const COMPACT_MIN_TOMBSTONES: usize = 1024;
 /// …and at least this fraction of all slots.
 pub const COMPACT_FRACTION: f64 = 0.25;
 
+/// Items applied per write-lock hold, so a large batch never stalls searches for long.
+pub const APPLY_CHUNK: usize = 256;
+
 #[derive(Debug)]
 enum Op {
-    Upsert(Vec<Item>),
-    Delete(Vec<String>),
+    Upsert(Vec<Item>, Option<u64>),
+    Delete(Vec<String>, Option<u64>),
+}
+
+/// What a merge will do, worked out before anything changes (see [`Index::merge_plan`]).
+#[derive(Debug, Clone, Default)]
+pub struct MergePlan {
+    /// Items to add to the destination.
+    pub items: Vec<Item>,
+    /// Ids to remove from the source under `clear_source`: merged and skipped ones.
+    pub moved: Vec<String>,
+    /// Counts so far (`merged` is filled once the items are applied).
+    pub report: MergeReport,
 }
 
 /// Counts of a merge.
@@ -125,25 +139,65 @@ impl Index {
         }
     }
 
+    /// The caller's number for the last write applied (see [`Index::upsert_at`]).
+    pub fn sequence(&self) -> u64 {
+        self.read().sequence
+    }
+
+    /// Checks a batch as [`Index::upsert`] would, changing nothing.
+    pub fn check(&self, items: &[Item]) -> Result<(), ItemError> {
+        crate::core::check_batch(&self.params(), items)
+    }
+
     /// Adds or replaces items, all or none; the number applied (ids named twice count once,
     /// the last wins) and the new length.
     pub fn upsert(&self, items: Vec<Item>) -> Result<(usize, usize), ItemError> {
+        self.upsert_at(items, None)
+    }
+
+    /// [`Index::upsert`], recording `sequence` (a log position) with the last chunk applied.
+    /// Every item is checked before any is applied; the items then go in chunks of
+    /// [`APPLY_CHUNK`] so searches run between them.
+    pub fn upsert_at(
+        &self,
+        items: Vec<Item>,
+        sequence: Option<u64>,
+    ) -> Result<(usize, usize), ItemError> {
         let params = self.params();
-        let items = prepare_batch(&params, items)?;
+        let mut items = prepare_batch(&params, items)?;
         let n = items.len();
-        let mut c = self.write();
-        self.log(|| Op::Upsert(items.clone()));
-        c.upsert(items);
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        Ok((n, c.len()))
+        loop {
+            let rest = items.split_off(items.len().min(APPLY_CHUNK));
+            let chunk = std::mem::replace(&mut items, rest);
+            let last = items.is_empty();
+            let seq = if last { sequence } else { None };
+            let mut c = self.write();
+            self.log(|| Op::Upsert(chunk.clone(), seq));
+            c.upsert(chunk);
+            if let Some(s) = seq {
+                c.sequence = s;
+            }
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            if last {
+                return Ok((n, c.len()));
+            }
+        }
     }
 
     /// Deletes the ids present; how many were, and the new length.
     pub fn delete(&self, ids: &[String]) -> (usize, usize) {
+        self.delete_at(ids, None)
+    }
+
+    /// [`Index::delete`], recording `sequence` (a log position).
+    pub fn delete_at(&self, ids: &[String], sequence: Option<u64>) -> (usize, usize) {
         let mut c = self.write();
-        self.log(|| Op::Delete(ids.to_vec()));
+        self.log(|| Op::Delete(ids.to_vec(), sequence));
         let n = c.delete(ids);
-        if n > 0 {
+        if let Some(s) = sequence {
+            c.sequence = s;
+        }
+        if n > 0 || sequence.is_some() {
             self.generation.fetch_add(1, Ordering::AcqRel);
         }
         (n, c.len())
@@ -222,14 +276,14 @@ impl Index {
     }
 
     fn compact_now(&self) {
-        let (params, exact_below, items) = {
+        let (params, exact_below, sequence, items) = {
             let c = self.read();
             // No writer runs while the read lock is held: the copy and the journal's start
             // are the same moment.
             *self.journal.lock().unwrap_or_else(PoisonError::into_inner) = Some(Vec::new());
-            (c.params, c.exact_below, c.items())
+            (c.params, c.exact_below, c.sequence, c.items())
         };
-        let mut fresh = Core::rebuilt(params, exact_below, items);
+        let mut fresh = Core::rebuilt(params, exact_below, sequence, items);
         let mut c = self.write();
         let ops = self
             .journal
@@ -239,9 +293,13 @@ impl Index {
             .unwrap_or_default();
         for op in ops {
             match op {
-                Op::Upsert(items) => fresh.upsert(items),
-                Op::Delete(ids) => {
+                Op::Upsert(items, seq) => {
+                    fresh.upsert(items);
+                    fresh.sequence = seq.unwrap_or(fresh.sequence);
+                }
+                Op::Delete(ids, seq) => {
                     fresh.delete(&ids);
+                    fresh.sequence = seq.unwrap_or(fresh.sequence);
                 }
             }
         }
@@ -253,6 +311,27 @@ impl Index {
     /// Copies `self`'s items into `dest`, skipping ids it holds; with `clear_source`, removes
     /// merged and skipped ids from `self`. The dimensions must match and `dest` must differ.
     pub fn merge_into(&self, dest: &Index, clear_source: bool) -> Result<MergeReport, String> {
+        let MergePlan {
+            items,
+            mut moved,
+            mut report,
+        } = self.merge_plan(dest)?;
+        let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
+        let (n, _) = dest
+            .upsert(items)
+            .map_err(|e| format!("merging into the destination: {e}"))?;
+        report.merged = n;
+        moved.extend(ids);
+        if clear_source {
+            self.delete(&moved);
+        }
+        Ok(report)
+    }
+
+    /// What merging `self` into `dest` would do, without doing it — for a caller that logs a
+    /// write before applying it. Items whose id `dest` holds are skipped; items valid here but
+    /// not there (a zero vector moving from euclidean to cosine) are counted as failed.
+    pub fn merge_plan(&self, dest: &Index) -> Result<MergePlan, String> {
         if std::ptr::eq(self, dest) {
             return Err("the destination must differ from the source".into());
         }
@@ -264,41 +343,20 @@ impl Index {
             ));
         }
         // Copied first, so neither lock is held while the other is taken.
-        let items = self.items();
-        let mut report = MergeReport::default();
-        let mut fresh = Vec::new();
-        let mut moved = Vec::new();
-        for it in items {
+        let mut plan = MergePlan::default();
+        for it in self.items() {
             if dest.contains(&it.id) {
-                report.skipped_already_present += 1;
-                moved.push(it.id);
+                plan.report.skipped_already_present += 1;
+                plan.moved.push(it.id);
+            } else if let Err(e) = crate::core::validate(&dp, &it.vector) {
+                plan.report.failed += 1;
+                plan.report
+                    .first_error
+                    .get_or_insert_with(|| format!("{}: {e}", it.id));
             } else {
-                fresh.push(it);
+                plan.items.push(it);
             }
         }
-        // Items valid in the source can still fail here (a zero vector moving from euclidean to
-        // cosine): those are counted and the rest go in as one batch.
-        let mut valid = Vec::with_capacity(fresh.len());
-        for it in fresh {
-            match crate::core::prepare(&dp, &it.vector) {
-                Ok(_) => valid.push(it),
-                Err(e) => {
-                    report.failed += 1;
-                    report
-                        .first_error
-                        .get_or_insert_with(|| format!("{}: {e}", it.id));
-                }
-            }
-        }
-        let ids: Vec<String> = valid.iter().map(|i| i.id.clone()).collect();
-        let (n, _) = dest
-            .upsert(valid)
-            .map_err(|e| format!("merging into the destination: {e}"))?;
-        report.merged = n;
-        moved.extend(ids);
-        if clear_source {
-            self.delete(&moved);
-        }
-        Ok(report)
+        Ok(plan)
     }
 }

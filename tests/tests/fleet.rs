@@ -87,7 +87,7 @@ async fn objects_through_the_gateway() {
         .await
         .unwrap();
     assert_eq!(direct.status(), StatusCode::UNAUTHORIZED);
-    // A service not built yet (vectord) answers a JSON 404, never a fake success.
+    // A route no service has answers a JSON 404, never a fake success.
     let res = c
         .get(format!("{gw}/v1/vectors/x"))
         .bearer_auth(TOKEN)

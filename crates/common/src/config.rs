@@ -357,6 +357,16 @@ pub struct VectordConfig {
     pub bind: String,
     /// storaged base URL.
     pub storaged_url: String,
+    /// After a write, the snapshot save waits this long so that a burst of writes costs one
+    /// save. Writes are durable before this (in the write log); this only bounds how much
+    /// log a restart replays.
+    pub save_delay_ms: u64,
+    /// Storage calls of a write (its log record) that take longer than this fail the write
+    /// with 503, nothing applied.
+    pub log_timeout_ms: u64,
+    /// Snapshots larger than this are stored as parts of this size; it must stay under
+    /// storaged's 256 MiB object cap.
+    pub snapshot_part_mb: u64,
 }
 
 impl Default for VectordConfig {
@@ -364,6 +374,9 @@ impl Default for VectordConfig {
         Self {
             bind: "127.0.0.1:3215".into(),
             storaged_url: default_url(3211),
+            save_delay_ms: 500,
+            log_timeout_ms: 30_000,
+            snapshot_part_mb: 64,
         }
     }
 }
@@ -540,10 +553,18 @@ impl Config {
             ),
             ("queryd.default_max_rows", self.queryd.default_max_rows),
             ("queryd.memory_limit_mb", self.queryd.memory_limit_mb),
+            ("vectord.log_timeout_ms", self.vectord.log_timeout_ms),
+            ("vectord.snapshot_part_mb", self.vectord.snapshot_part_mb),
         ] {
             if v == 0 {
                 return Err(ConfigError::invalid(k, "must be greater than 0"));
             }
+        }
+        if self.vectord.snapshot_part_mb > 256 {
+            return Err(ConfigError::invalid(
+                "vectord.snapshot_part_mb",
+                "must be at most 256 (storaged's object cap)",
+            ));
         }
         if c.max_connections == 0 {
             return Err(ConfigError::invalid(

@@ -7,17 +7,23 @@ pub const MAX_DATASET_NAME: usize = 128;
 
 /// Why a dataset name was refused.
 pub fn dataset_name_error(name: &str) -> Option<String> {
+    name_error("dataset", name)
+}
+
+/// Why `name` is not a valid name for a `kind` of thing (dataset, index): 1–128 characters
+/// of letters, digits, `_`, `-`, `.`, not starting with `.` or `-`.
+pub fn name_error(kind: &str, name: &str) -> Option<String> {
     if name.is_empty() {
-        return Some("dataset name is empty".into());
+        return Some(format!("{kind} name is empty"));
     }
     if name.len() > MAX_DATASET_NAME {
         return Some(format!(
-            "dataset name is longer than {MAX_DATASET_NAME} characters"
+            "{kind} name is longer than {MAX_DATASET_NAME} characters"
         ));
     }
     if name.starts_with('.') || name.starts_with('-') {
         return Some(format!(
-            "dataset name '{name}' must not start with '.' or '-'"
+            "{kind} name '{name}' must not start with '.' or '-'"
         ));
     }
     if let Some(c) = name
@@ -25,7 +31,7 @@ pub fn dataset_name_error(name: &str) -> Option<String> {
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
     {
         return Some(format!(
-            "dataset name '{}' has '{}': only letters, digits, '_', '-' and '.' are allowed",
+            "{kind} name '{}' has '{}': only letters, digits, '_', '-' and '.' are allowed",
             name.escape_default(),
             c.escape_default()
         ));

@@ -17,4 +17,4 @@ pub mod params;
 pub use crate::core::{EXACT_BELOW, Hit, Item, ItemError, MAX_ID_BYTES, Metadata, Query};
 pub use crate::distance::Metric;
 pub use crate::index::{APPLY_CHUNK, Index, MergePlan, MergeReport, Stats};
-pub use crate::params::{MAX_DIMENSION, MAX_K, Params};
+pub use crate::params::{MAX_DIMENSION, MAX_EF, MAX_K, Params};

@@ -8,6 +8,8 @@ use crate::distance::Metric;
 pub const MAX_DIMENSION: usize = 4096;
 /// Largest `k` a search answers.
 pub const MAX_K: usize = 1000;
+/// Largest candidate list (`ef_construction`, `ef_search`, a search's `ef`).
+pub const MAX_EF: usize = 4096;
 
 /// How an index is built and searched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,8 +53,8 @@ impl Params {
             ("ef_construction", self.ef_construction),
             ("ef_search", self.ef_search),
         ] {
-            if !(1..=4096).contains(&v) {
-                return Err(format!("{name} must be 1..=4096, not {v}"));
+            if !(1..=MAX_EF).contains(&v) {
+                return Err(format!("{name} must be 1..={MAX_EF}, not {v}"));
             }
         }
         Ok(())

@@ -1,36 +1,198 @@
-//! vectord: named HNSW vector indexes.
+//! vectord: named HNSW vector indexes (the `lakehouse-vector` core) with string ids and JSON
+//! metadata, persisted to object storage.
 //!
-//! Not yet implemented: for now the service serves only `/health`, `/ready` (which checks
-//! that its dependencies answer) and `/metrics`; every other route is a JSON 404.
+//! Layout: [`registry`] holds the indexes, logs every write before applying it and saves
+//! snapshots in the background; [`store`] names and moves the objects; [`wal`] encodes log
+//! records; [`handlers`] is the HTTP side; this file wires the router, `/ready`, `/metrics`
+//! and the service's life (load at start, snapshots flushed at shutdown).
+
+pub mod handlers;
+pub mod registry;
+pub mod store;
+pub mod wal;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::Router;
-use lakehouse_client::ServiceClient;
-use lakehouse_common::server::BoxFuture;
+use axum::routing::{get, post};
+use lakehouse_client::{ServiceClient, StorageClient};
+use lakehouse_common::metrics::{self, Histogram};
+use lakehouse_common::server::{BoxFuture, ReadyCheck};
 use lakehouse_common::startup::RunError;
-use lakehouse_common::{LoadedConfig, ServiceContext, serve};
+use lakehouse_common::{LoadedConfig, ServiceContext, layers, serve};
 use tokio::net::TcpListener;
+
+pub use registry::Registry;
 
 /// The crate version, reported by `/health`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The app: shared routes only, ready when the dependencies answer.
-pub fn app(loaded: &LoadedConfig) -> Result<Router, RunError> {
-    let c = &loaded.config;
-    let token = loaded.auth.token();
-    let deps = [("storaged", &c.vectord.storaged_url)]
-        .into_iter()
-        .map(|(name, url)| Ok((name, ServiceClient::new(url, token)?)))
-        .collect::<Result<Vec<_>, lakehouse_client::ClientError>>()?;
-    let deps = Arc::new(deps);
-    let ready = move || -> BoxFuture<'static, Vec<String>> {
-        let deps = deps.clone();
+/// Add bodies are capped at this size.
+pub const MAX_ADD_BODY: u64 = 64 << 20;
+/// Every other body (searches, deletes, merges) is capped at this size.
+pub const MAX_BODY: u64 = 8 << 20;
+
+struct VectorReady {
+    registry: Arc<Registry>,
+    storage: ServiceClient,
+}
+
+impl ReadyCheck for VectorReady {
+    fn not_ready_reasons(&self) -> BoxFuture<'_, Vec<String>> {
         Box::pin(async move {
             let rid = lakehouse_common::request_id::current()
                 .unwrap_or_else(lakehouse_common::request_id::generate);
-            lakehouse_client::unhealthy(&deps, &rid).await
+            let mut reasons =
+                lakehouse_client::unhealthy(&[("storaged", self.storage.clone())], &rid).await;
+            reasons.extend(self.registry.not_ready());
+            reasons
         })
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.registry.problems()
+    }
+}
+
+/// The routes, over `registry`.
+pub fn router(registry: Arc<Registry>) -> Router {
+    let adds = Router::new()
+        .route("/vectors/index/{name}/add", post(handlers::add))
+        .with_state(registry.clone());
+    let rest = Router::new()
+        .route("/vectors/index", post(handlers::create).get(handlers::list))
+        .route(
+            "/vectors/index/{name}",
+            get(handlers::get_index).delete(handlers::delete_index),
+        )
+        .route("/vectors/index/{name}/delete", post(handlers::delete_items))
+        .route("/vectors/index/{name}/items/{id}", get(handlers::get_item))
+        .route("/vectors/index/{name}/search", post(handlers::search))
+        .route("/vectors/index/{name}/merge", post(handlers::merge))
+        .with_state(registry);
+    layers::body_limit(adds, MAX_ADD_BODY).merge(layers::body_limit(rest, MAX_BODY))
+}
+
+/// A per-index figure: name, help, how to read it.
+type Gauge = (&'static str, &'static str, fn(&registry::Entry) -> u64);
+
+fn collect(registry: &Registry, out: &mut String) {
+    let entries = registry.entries();
+    let label = |name: &str| format!("index=\"{}\"", metrics::escape(name));
+    let gauges: [Gauge; 4] = [
+        ("lakehouse_vectors", "Live vectors, by index.", |e| {
+            e.index.stats().length as u64
+        }),
+        (
+            "lakehouse_vector_tombstones",
+            "Slots of deleted or replaced vectors not yet reused or compacted, by index.",
+            |e| e.index.stats().tombstones as u64,
+        ),
+        (
+            "lakehouse_vector_compactions_total",
+            "Background compactions finished, by index.",
+            |e| e.index.stats().compactions,
+        ),
+        (
+            "lakehouse_vector_log_records",
+            "Acknowledged writes not yet in a stored snapshot (replayed at start), by index.",
+            |e| e.pending_log_records() as u64,
+        ),
+    ];
+    for (name, help, f) in gauges {
+        let kind = if name.ends_with("_total") {
+            "counter"
+        } else {
+            "gauge"
+        };
+        let _ = std::fmt::Write::write_fmt(
+            out,
+            format_args!("# HELP {name} {help}\n# TYPE {name} {kind}\n"),
+        );
+        for e in &entries {
+            let _ = std::fmt::Write::write_fmt(
+                out,
+                format_args!("{name}{{{}}} {}\n", label(&e.name), f(e)),
+            );
+        }
+    }
+    Histogram::write_header(
+        out,
+        "lakehouse_vector_search_seconds",
+        "Search time inside vectord, by index.",
+    );
+    for e in &entries {
+        e.searches
+            .write_samples(out, "lakehouse_vector_search_seconds", &label(&e.name));
+    }
+    let f = &registry.figures;
+    Histogram::write_header(
+        out,
+        "lakehouse_vector_save_seconds",
+        "Snapshot saves: encode and store.",
+    );
+    f.saves
+        .write_samples(out, "lakehouse_vector_save_seconds", "");
+    Histogram::write_header(
+        out,
+        "lakehouse_vector_log_write_seconds",
+        "Storing a write's log record.",
+    );
+    f.log_writes
+        .write_samples(out, "lakehouse_vector_log_write_seconds", "");
+    metrics::write_sample(
+        out,
+        "lakehouse_vector_save_failures_total",
+        "counter",
+        "Snapshot saves that failed (retried).",
+        "",
+        f.save_failures.load(Ordering::Relaxed),
+    );
+    let sizes = f
+        .snapshot_bytes
+        .lock()
+        .map(|m| m.clone())
+        .unwrap_or_default();
+    let _ = std::fmt::Write::write_str(
+        out,
+        "# HELP lakehouse_vector_snapshot_bytes Size of the last snapshot stored, by index.\n# TYPE lakehouse_vector_snapshot_bytes gauge\n",
+    );
+    for (name, bytes) in sizes {
+        let _ = std::fmt::Write::write_fmt(
+            out,
+            format_args!(
+                "lakehouse_vector_snapshot_bytes{{{}}} {bytes}\n",
+                label(&name)
+            ),
+        );
+    }
+    metrics::write_sample(
+        out,
+        "lakehouse_vector_load_problems",
+        "gauge",
+        "Snapshots skipped or log records not replayed at start (see /ready).",
+        "",
+        registry.problems().len(),
+    );
+}
+
+/// The app and its registry (not yet loaded: call [`Registry::load`]).
+pub fn app(loaded: &LoadedConfig) -> Result<(Router, Arc<Registry>), RunError> {
+    let c = &loaded.config;
+    let storage = ServiceClient::new(&c.vectord.storaged_url, loaded.auth.token())?;
+    let registry = Registry::new(
+        store::Store::new(
+            StorageClient::new(storage.clone()),
+            usize::try_from(c.vectord.snapshot_part_mb << 20).unwrap_or(usize::MAX),
+        ),
+        Duration::from_millis(c.vectord.save_delay_ms),
+        Duration::from_millis(c.vectord.log_timeout_ms),
+    );
+    let ready = VectorReady {
+        registry: registry.clone(),
+        storage,
     };
     let ctx = ServiceContext::new(
         "vectord",
@@ -39,16 +201,28 @@ pub fn app(loaded: &LoadedConfig) -> Result<Router, RunError> {
         Arc::new(ready),
         &c.common,
     );
-    Ok(lakehouse_common::app(&ctx, Router::new()))
+    let for_metrics = registry.clone();
+    ctx.metrics
+        .add_collector(move |out| collect(&for_metrics, out));
+    let routes = layers::timeout(router(registry.clone()), ctx.request_timeout);
+    Ok((lakehouse_common::app(&ctx, routes), registry))
 }
 
-/// Serves vectord on `listener` until `shutdown` resolves.
+/// Serves vectord on `listener` until `shutdown` resolves, then saves every index with
+/// writes not yet in a snapshot.
 pub async fn run(
     loaded: LoadedConfig,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), RunError> {
-    let app = app(&loaded)?;
-    serve(listener, app, (&loaded.config.common).into(), shutdown).await?;
+    let (app, registry) = app(&loaded)?;
+    let loader = {
+        let r = registry.clone();
+        tokio::spawn(async move { r.load().await })
+    };
+    let result = serve(listener, app, (&loaded.config.common).into(), shutdown).await;
+    loader.abort();
+    registry.flush().await;
+    result?;
     Ok(())
 }

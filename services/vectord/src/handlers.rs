@@ -1,0 +1,276 @@
+//! The HTTP side of vectord: request shapes, their validation and the answers.
+//!
+//! Writes run as their own tasks: a client that hangs up mid-write cannot cut a write between
+//! its log record and its apply.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use lakehouse_common::ApiError;
+use lakehouse_common::extract::JsonBody;
+use lakehouse_vector::{Hit, Item, MAX_EF, MAX_K, Metadata, Metric, Params};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::registry::{Entry, Registry};
+
+type Reg = State<Arc<Registry>>;
+
+/// `POST /vectors/index`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    name: String,
+    dimension: usize,
+    m: Option<usize>,
+    ef_construction: Option<usize>,
+    ef_search: Option<usize>,
+    distance: Option<Metric>,
+}
+
+/// One item of an add.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemIn {
+    id: String,
+    vector: Vec<f32>,
+    #[serde(default)]
+    metadata: Option<Metadata>,
+}
+
+/// Items whose decode errors name their position (`items[j]: …`).
+#[derive(Debug)]
+pub struct Items(Vec<Item>);
+
+impl<'de> Deserialize<'de> for Items {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Items;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of {id, vector, metadata?} items")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Items, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+                loop {
+                    match seq.next_element::<ItemIn>() {
+                        Ok(Some(it)) => out.push(Item {
+                            id: it.id,
+                            vector: it.vector,
+                            metadata: it.metadata,
+                        }),
+                        Ok(None) => return Ok(Items(out)),
+                        Err(e) => {
+                            return Err(de::Error::custom(format_args!(
+                                "items[{}]: {e}",
+                                out.len()
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// `POST /vectors/index/{name}/add`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddRequest {
+    items: Items,
+}
+
+/// `POST /vectors/index/{name}/delete`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteRequest {
+    ids: Vec<String>,
+}
+
+/// `POST /vectors/index/{name}/search`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    vector: Vec<f32>,
+    k: Option<usize>,
+    ef: Option<usize>,
+    #[serde(default)]
+    exclude_ids: Option<HashSet<String>>,
+    #[serde(default)]
+    filter: Option<Metadata>,
+}
+
+/// `POST /vectors/index/{name}/merge`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    dest: String,
+    #[serde(default)]
+    clear_source: bool,
+}
+
+#[derive(Serialize)]
+struct IndexInfo {
+    name: String,
+    params: Params,
+    length: usize,
+    tombstones: usize,
+}
+
+fn info(e: &Entry) -> IndexInfo {
+    let s = e.index.stats();
+    IndexInfo {
+        name: e.name.clone(),
+        params: e.index.params(),
+        length: s.length,
+        tombstones: s.tombstones,
+    }
+}
+
+/// Runs a write to completion even if the client goes away.
+async fn detached<T: Send + 'static>(
+    f: impl Future<Output = Result<T, ApiError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    let rid = lakehouse_common::request_id::current().unwrap_or_default();
+    tokio::spawn(lakehouse_common::request_id::scope(rid, f))
+        .await
+        .map_err(ApiError::internal)?
+}
+
+/// `POST /vectors/index`: 201 with the params, 409 when the name is taken.
+pub async fn create(
+    State(reg): Reg,
+    JsonBody(req): JsonBody<CreateRequest>,
+) -> Result<Response, ApiError> {
+    let mut params = Params::new(req.dimension);
+    params.m = req.m.unwrap_or(params.m);
+    params.ef_construction = req.ef_construction.unwrap_or(params.ef_construction);
+    params.ef_search = req.ef_search.unwrap_or(params.ef_search);
+    params.distance = req.distance.unwrap_or(params.distance);
+    let entry = detached(async move { reg.create(&req.name, params).await }).await?;
+    Ok((StatusCode::CREATED, Json(info(&entry))).into_response())
+}
+
+/// `GET /vectors/index`.
+pub async fn list(State(reg): Reg) -> Result<Json<Value>, ApiError> {
+    if let Some(why) = reg.not_ready() {
+        return Err(ApiError::unavailable(why).with_code("not_ready"));
+    }
+    let names: Vec<String> = reg.entries().iter().map(|e| e.name.clone()).collect();
+    Ok(Json(json!({"count": names.len(), "names": names})))
+}
+
+/// `GET /vectors/index/{name}`.
+pub async fn get_index(State(reg): Reg, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let entry = reg.get(&name)?;
+    Ok(Json(info(&entry)).into_response())
+}
+
+/// `DELETE /vectors/index/{name}`: 204 once its objects are gone from storage.
+pub async fn delete_index(
+    State(reg): Reg,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    detached(async move { reg.delete(&name).await }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /vectors/index/{name}/add`.
+pub async fn add(
+    State(reg): Reg,
+    Path(name): Path<String>,
+    JsonBody(req): JsonBody<AddRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let (added, length) = detached(async move { reg.add(&name, req.items.0).await }).await?;
+    Ok(Json(json!({"added": added, "length": length})))
+}
+
+/// `POST /vectors/index/{name}/delete`.
+pub async fn delete_items(
+    State(reg): Reg,
+    Path(name): Path<String>,
+    JsonBody(req): JsonBody<DeleteRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let (deleted, length) = detached(async move { reg.delete_items(&name, req.ids).await }).await?;
+    Ok(Json(json!({"deleted": deleted, "length": length})))
+}
+
+/// `GET /vectors/index/{name}/items/{id}`: the vector as stored (unit length under cosine).
+pub async fn get_item(
+    State(reg): Reg,
+    Path((name, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let entry = reg.get(&name)?;
+    let (vector, metadata) = entry
+        .index
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found(format!("index '{name}' has no item '{id}'")))?;
+    Ok(Json(
+        json!({"id": id, "vector": vector, "metadata": metadata}),
+    ))
+}
+
+#[derive(Serialize)]
+struct HitOut {
+    id: String,
+    distance: f32,
+    metadata: Metadata,
+}
+
+/// `POST /vectors/index/{name}/search`.
+pub async fn search(
+    State(reg): Reg,
+    Path(name): Path<String>,
+    JsonBody(req): JsonBody<SearchRequest>,
+) -> Result<Response, ApiError> {
+    let k = req.k.unwrap_or(10);
+    if !(1..=MAX_K).contains(&k) {
+        return Err(
+            ApiError::bad_request(format!("k is {k}; it must be between 1 and {MAX_K}"))
+                .with_code("invalid_k"),
+        );
+    }
+    if let Some(ef) = req.ef
+        && !(1..=MAX_EF).contains(&ef)
+    {
+        return Err(ApiError::bad_request(format!(
+            "ef is {ef}; it must be between 1 and {MAX_EF}"
+        ))
+        .with_code("invalid_ef"));
+    }
+    let hits = reg
+        .search(&name, req.vector, k, req.ef, req.exclude_ids, req.filter)
+        .await?;
+    let results: Vec<HitOut> = hits
+        .into_iter()
+        .map(
+            |Hit {
+                 id,
+                 distance,
+                 metadata,
+             }| HitOut {
+                id,
+                distance,
+                metadata,
+            },
+        )
+        .collect();
+    Ok(Json(json!({"results": results})).into_response())
+}
+
+/// `POST /vectors/index/{name}/merge`.
+pub async fn merge(
+    State(reg): Reg,
+    Path(name): Path<String>,
+    JsonBody(req): JsonBody<MergeRequest>,
+) -> Result<Response, ApiError> {
+    let out = detached(async move { reg.merge(&name, &req.dest, req.clear_source).await }).await?;
+    Ok(Json(out).into_response())
+}

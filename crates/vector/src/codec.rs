@@ -67,14 +67,16 @@ pub(crate) fn encode(c: &Core) -> Vec<u8> {
         slots: g.slots(),
         ids: c.ids.clone(),
         metadata: c.meta.clone(),
-        entry: g.entry,
+        entry: g.entry(),
         rng: g.rng_state(),
         sequence: c.sequence,
     };
     let json = serde_json::to_vec(&env).unwrap_or_default();
-    let upper_words: usize = g.upper.iter().map(Vec::len).sum();
+    let links0 = g.links0_words();
+    let upper: Vec<Vec<u32>> = g.upper_words().collect();
+    let upper_words: usize = upper.iter().map(Vec::len).sum();
     let mut out = Vec::with_capacity(
-        16 + json.len() + g.levels.len() + 4 * (g.vectors.len() + g.links0.len() + upper_words) + 8,
+        16 + json.len() + g.levels.len() + 4 * (g.vectors.len() + links0.len() + upper_words) + 8,
     );
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
@@ -84,10 +86,10 @@ pub(crate) fn encode(c: &Core) -> Vec<u8> {
     for x in &g.vectors {
         out.extend_from_slice(&x.to_le_bytes());
     }
-    for x in &g.links0 {
+    for x in &links0 {
         out.extend_from_slice(&x.to_le_bytes());
     }
-    for u in &g.upper {
+    for u in &upper {
         for x in u {
             out.extend_from_slice(&x.to_le_bytes());
         }
@@ -187,7 +189,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Core, DecodeError> {
             None => free.push(s as u32),
         }
     }
-    if graph.entry.is_none() && !by_id.is_empty() {
+    if graph.entry().is_none() && !by_id.is_empty() {
         return Err(err("entry point and items disagree"));
     }
     Ok(Core {
@@ -199,5 +201,6 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Core, DecodeError> {
         free,
         exact_below: crate::core::EXACT_BELOW,
         sequence: env.sequence,
+        threads: crate::core::default_threads(),
     })
 }

@@ -157,6 +157,13 @@ pub(crate) struct Core {
     pub(crate) exact_below: usize,
     /// The caller's number for the last write applied (a log position), saved with the index.
     pub(crate) sequence: u64,
+    /// Threads linking a batch.
+    pub(crate) threads: usize,
+}
+
+/// Threads a batch links on by default: one per core.
+pub(crate) fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 impl Core {
@@ -170,6 +177,7 @@ impl Core {
             free: Vec::new(),
             exact_below: EXACT_BELOW,
             sequence: 0,
+            threads: default_threads(),
         }
     }
 
@@ -190,23 +198,31 @@ impl Core {
         self.free.len()
     }
 
-    /// Applies prepared items (see `prepare_batch`).
+    /// Applies prepared items (see `prepare_batch`, which leaves each id once): every slot is
+    /// placed first, then the new slots are linked together on `threads` threads.
     pub(crate) fn upsert(&mut self, items: Vec<Item>) {
         self.graph
             .reserve(items.len().saturating_sub(self.free.len()));
+        let mut placed = Vec::with_capacity(items.len());
         for it in items {
-            self.upsert_one(it);
+            if let Some(slot) = self.place(it) {
+                self.graph.assign_level(slot);
+                placed.push(slot);
+            }
         }
+        self.graph.link_all(&placed, self.threads);
     }
 
-    fn upsert_one(&mut self, it: Item) {
+    /// Books `it` into a slot (its vector, id and metadata); the slot to link, or `None` when
+    /// only its metadata changed.
+    fn place(&mut self, it: Item) -> Option<u32> {
         let mut keep_meta = None;
         if let Some(&slot) = self.by_id.get(&it.id) {
             if self.graph.vector(slot) == it.vector.as_slice() {
                 if let Some(m) = it.metadata {
                     self.meta[slot as usize] = (!m.is_empty()).then_some(m);
                 }
-                return;
+                return None;
             }
             keep_meta = self.meta[slot as usize].take();
             self.release(slot);
@@ -216,7 +232,7 @@ impl Core {
             None => keep_meta,
         };
         // The entry point is never reused: relinking it would orphan the levels above.
-        let entry = self.graph.entry;
+        let entry = self.graph.entry();
         let reuse = self.free.iter().rposition(|&s| Some(s) != entry);
         let slot = match reuse {
             Some(i) => {
@@ -233,7 +249,7 @@ impl Core {
         self.ids[slot as usize] = Some(it.id.clone());
         self.meta[slot as usize] = metadata;
         self.by_id.insert(it.id, slot);
-        self.graph.link(slot);
+        Some(slot)
     }
 
     fn release(&mut self, slot: u32) {
@@ -258,6 +274,7 @@ impl Core {
             *self = Self {
                 exact_below: self.exact_below,
                 sequence: self.sequence,
+                threads: self.threads,
                 ..Self::new(self.params)
             };
         }
@@ -333,11 +350,13 @@ impl Core {
         params: Params,
         exact_below: usize,
         sequence: u64,
+        threads: usize,
         items: Vec<Item>,
     ) -> Self {
         let mut c = Self {
             exact_below,
             sequence,
+            threads,
             ..Self::new(params)
         };
         c.upsert(items);

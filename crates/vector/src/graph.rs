@@ -3,15 +3,35 @@
 //! for the few slots that reach them, and the neighbour-selection heuristic. It knows nothing
 //! of ids, deletions or metadata: searches take a predicate saying which slots may be answers,
 //! and every slot, answer or not, still routes.
+//!
+//! Links are atomics so that a batch links on several threads at once, as hnswlib does: the
+//! vectors of the batch are placed first (they never move while linking), each list is
+//! rewritten under the lock of its stripe (one lock held at a time, so no deadlock), the entry
+//! point changes under its own lock, and readers load lists without locking — a list read
+//! mid-update holds valid slot numbers either way. Relaxed loads compile to plain loads.
 
 use std::cell::RefCell;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering as Mem};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::distance::{Kernel, Metric, kernel};
 
 /// Levels above this are never drawn (with M ≥ 2 the chance is below 2⁻³²).
 const MAX_LEVEL: u8 = 31;
+/// Locks guarding list rewrites; slot `s` uses stripe `s % LOCK_STRIPES`.
+const LOCK_STRIPES: usize = 1 << 12;
+/// No entry point.
+const NO_ENTRY: u64 = u64::MAX;
+
+fn atomics(words: Vec<u32>) -> Vec<AtomicU32> {
+    words.into_iter().map(AtomicU32::new).collect()
+}
+
+fn plain(words: &[AtomicU32]) -> Vec<u32> {
+    words.iter().map(|w| w.load(Mem::Relaxed)).collect()
+}
 
 /// A slot and its distance to the query, ordered by distance.
 #[derive(Debug, Clone, Copy)]
@@ -79,7 +99,6 @@ pub(crate) struct Shape {
 }
 
 /// The graph.
-#[derive(Clone)]
 pub(crate) struct Graph {
     pub(crate) shape: Shape,
     kernel: Kernel,
@@ -87,12 +106,34 @@ pub(crate) struct Graph {
     level_mult: f64,
     pub(crate) vectors: Vec<f32>,
     /// Per slot `1 + m0` words: count, then neighbours.
-    pub(crate) links0: Vec<u32>,
+    links0: Vec<AtomicU32>,
     /// Per slot, levels 1..=level, each `1 + m` words.
-    pub(crate) upper: Vec<Vec<u32>>,
+    upper: Vec<Box<[AtomicU32]>>,
     pub(crate) levels: Vec<u8>,
-    pub(crate) entry: Option<u32>,
+    /// `level << 32 | slot` of the entry point, or [`NO_ENTRY`].
+    entry: AtomicU64,
+    /// Held while the entry point may change.
+    entry_lock: Mutex<()>,
+    stripes: Box<[Mutex<()>]>,
     rng: u64,
+}
+
+impl Clone for Graph {
+    fn clone(&self) -> Self {
+        Self {
+            vectors: self.vectors.clone(),
+            links0: atomics(plain(&self.links0)),
+            upper: self
+                .upper
+                .iter()
+                .map(|u| atomics(plain(u)).into_boxed_slice())
+                .collect(),
+            levels: self.levels.clone(),
+            entry: AtomicU64::new(self.entry.load(Mem::Acquire)),
+            rng: self.rng,
+            ..Self::new(self.shape)
+        }
+    }
 }
 
 impl std::fmt::Debug for Graph {
@@ -100,7 +141,7 @@ impl std::fmt::Debug for Graph {
         f.debug_struct("Graph")
             .field("shape", &self.shape)
             .field("slots", &self.levels.len())
-            .field("entry", &self.entry)
+            .field("entry", &self.entry())
             .finish_non_exhaustive()
     }
 }
@@ -117,9 +158,42 @@ impl Graph {
             links0: Vec::new(),
             upper: Vec::new(),
             levels: Vec::new(),
-            entry: None,
+            entry: AtomicU64::new(NO_ENTRY),
+            entry_lock: Mutex::new(()),
+            stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             rng: 0x9E37_79B9_7F4A_7C15,
         }
+    }
+
+    /// The entry point.
+    pub(crate) fn entry(&self) -> Option<u32> {
+        self.entry_and_level().map(|(e, _)| e)
+    }
+
+    fn entry_and_level(&self) -> Option<(u32, u8)> {
+        let v = self.entry.load(Mem::Acquire);
+        (v != NO_ENTRY).then_some((v as u32, (v >> 32) as u8))
+    }
+
+    fn set_entry(&self, slot: u32, level: u8) {
+        self.entry
+            .store(u64::from(level) << 32 | u64::from(slot), Mem::Release);
+    }
+
+    fn lock(&self, slot: u32) -> MutexGuard<'_, ()> {
+        self.stripes[slot as usize % LOCK_STRIPES]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Level-0 lists as plain words (for saving).
+    pub(crate) fn links0_words(&self) -> Vec<u32> {
+        plain(&self.links0)
+    }
+
+    /// Upper lists of every slot as plain words (for saving).
+    pub(crate) fn upper_words(&self) -> impl Iterator<Item = Vec<u32>> + '_ {
+        self.upper.iter().map(|u| plain(u))
     }
 
     /// Words per level-0 list.
@@ -161,44 +235,50 @@ impl Graph {
         (self.kernel)(q, self.vector(slot))
     }
 
-    /// Neighbours of `slot` at `level` (none above the slot's own level: a reused slot may
-    /// still be named by lists of a level it no longer reaches).
+    /// The words of `slot`'s list at `level` (count, then room for the neighbours); empty
+    /// above the slot's own level (a reused slot may still be named by lists of a level it no
+    /// longer reaches).
     #[inline]
-    pub(crate) fn links(&self, slot: u32, level: u8) -> &[u32] {
+    fn list(&self, slot: u32, level: u8) -> &[AtomicU32] {
         let s = slot as usize;
         if level == 0 {
-            let w = &self.links0[s * self.stride0()..(s + 1) * self.stride0()];
-            return &w[1..1 + w[0] as usize];
+            return &self.links0[s * self.stride0()..(s + 1) * self.stride0()];
         }
         if level > self.levels[s] {
             return &[];
         }
         let st = self.stride_upper();
         let off = (level as usize - 1) * st;
-        let w = &self.upper[s][off..off + st];
-        &w[1..1 + w[0] as usize]
+        &self.upper[s][off..off + st]
     }
 
-    fn set_links(&mut self, slot: u32, level: u8, list: &[u32]) {
-        let s = slot as usize;
-        let w = if level == 0 {
-            let st = self.stride0();
-            &mut self.links0[s * st..(s + 1) * st]
-        } else {
-            let st = self.stride_upper();
-            let off = (level as usize - 1) * st;
-            &mut self.upper[s][off..off + st]
-        };
-        w[0] = list.len() as u32;
-        w[1..1 + list.len()].copy_from_slice(list);
+    /// Neighbours of `slot` at `level`.
+    #[inline]
+    pub(crate) fn links(&self, slot: u32, level: u8) -> impl Iterator<Item = u32> + '_ {
+        let w = self.list(slot, level);
+        let n = w.first().map_or(0, |c| c.load(Mem::Acquire) as usize);
+        w.get(1..1 + n)
+            .unwrap_or_default()
+            .iter()
+            .map(|x| x.load(Mem::Relaxed))
+    }
+
+    /// Rewrites a list; the caller holds the slot's stripe lock or has the graph to itself.
+    fn set_links(&self, slot: u32, level: u8, list: &[u32]) {
+        let w = self.list(slot, level);
+        for (dst, &x) in w[1..].iter().zip(list) {
+            dst.store(x, Mem::Relaxed);
+        }
+        w[0].store(list.len() as u32, Mem::Release);
     }
 
     /// Appends a slot holding `v` (not yet linked); its number.
     pub(crate) fn push(&mut self, v: &[f32]) -> u32 {
         let slot = self.levels.len() as u32;
         self.vectors.extend_from_slice(v);
-        self.links0.resize(self.links0.len() + self.stride0(), 0);
-        self.upper.push(Vec::new());
+        let st = self.stride0();
+        self.links0.extend((0..st).map(|_| AtomicU32::new(0)));
+        self.upper.push(Box::default());
         self.levels.push(0);
         slot
     }
@@ -208,8 +288,10 @@ impl Graph {
         let (s, d) = (slot as usize, self.shape.dim);
         self.vectors[s * d..(s + 1) * d].copy_from_slice(v);
         let st = self.stride0();
-        self.links0[s * st..(s + 1) * st].fill(0);
-        self.upper[s] = Vec::new();
+        for w in &self.links0[s * st..(s + 1) * st] {
+            w.store(0, Mem::Relaxed);
+        }
+        self.upper[s] = Box::default();
         self.levels[s] = 0;
     }
 
@@ -229,20 +311,52 @@ impl Graph {
         }
     }
 
-    fn max_level(&self) -> u8 {
-        self.entry.map_or(0, |e| self.levels[e as usize])
-    }
-
-    /// Links `slot` (pushed or reset) into the graph.
-    pub(crate) fn link(&mut self, slot: u32) {
+    /// Draws `slot`'s level (pushed or reset) and makes room for its lists; then `link` it.
+    pub(crate) fn assign_level(&mut self, slot: u32) {
         let level = self.random_level();
         self.levels[slot as usize] = level;
-        self.upper[slot as usize] = vec![0; level as usize * self.stride_upper()];
-        let Some(entry) = self.entry.filter(|&e| e != slot) else {
-            self.entry = Some(slot);
+        self.upper[slot as usize] = (0..level as usize * self.stride_upper())
+            .map(|_| AtomicU32::new(0))
+            .collect();
+    }
+
+    /// Links every slot of `slots` (each given its level) on up to `threads` threads.
+    pub(crate) fn link_all(&self, slots: &[u32], threads: usize) {
+        let threads = threads.clamp(1, 64).min(slots.len() / 8).max(1);
+        if threads == 1 {
+            for &s in slots {
+                self.link(s);
+            }
+            return;
+        }
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    while let Some(&s) = slots.get(next.fetch_add(1, Mem::Relaxed)) {
+                        self.link(s);
+                    }
+                });
+            }
+        });
+    }
+
+    /// Links `slot` into the graph; other slots may be linked at the same time.
+    fn link(&self, slot: u32) {
+        let level = self.levels[slot as usize];
+        // Held for the whole insertion only by a slot that will become the new top.
+        let mut top_guard = Some(
+            self.entry_lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        let Some((entry, top)) = self.entry_and_level().filter(|&(e, _)| e != slot) else {
+            self.set_entry(slot, level);
             return;
         };
-        let top = self.max_level();
+        if level <= top {
+            top_guard = None;
+        }
         let q = self.vector(slot).to_vec();
         let mut cur = Near(self.distance(&q, entry), entry);
         for l in (level.saturating_add(1)..=top).rev() {
@@ -254,28 +368,33 @@ impl Graph {
             let cap = if l == 0 { self.m0 } else { self.shape.m };
             let chosen = self.select(&found, self.shape.m, Some(slot));
             let ids: Vec<u32> = chosen.iter().map(|n| n.1).collect();
-            self.set_links(slot, l, &ids);
+            {
+                let _own = self.lock(slot);
+                self.set_links(slot, l, &ids);
+            }
             for &n in &ids {
                 self.add_link(n, slot, l, cap);
             }
             eps = found;
         }
         if level > top {
-            self.entry = Some(slot);
+            self.set_entry(slot, level);
         }
+        drop(top_guard);
     }
 
     /// Adds `to` to `from`'s list at `level`, shrinking it with the heuristic when full.
-    fn add_link(&mut self, from: u32, to: u32, level: u8, cap: usize) {
+    fn add_link(&self, from: u32, to: u32, level: u8, cap: usize) {
         if level > self.levels[from as usize] {
             return;
         }
-        let current = self.links(from, level);
+        let _list = self.lock(from);
+        let current: Vec<u32> = self.links(from, level).collect();
         if current.contains(&to) {
             return;
         }
         if current.len() < cap {
-            let mut list = current.to_vec();
+            let mut list = current;
             list.push(to);
             self.set_links(from, level, &list);
             return;
@@ -320,7 +439,7 @@ impl Graph {
     fn greedy(&self, q: &[f32], mut cur: Near, level: u8) -> Near {
         loop {
             let mut moved = false;
-            for &n in self.links(cur.1, level) {
+            for n in self.links(cur.1, level) {
                 let d = self.distance(q, n);
                 if d < cur.0 {
                     cur = Near(d, n);
@@ -363,7 +482,7 @@ impl Graph {
                 if best.len() >= ef && best.peek().is_some_and(|w| c.0 > w.0) {
                     break;
                 }
-                for &n in self.links(c.1, level) {
+                for n in self.links(c.1, level) {
                     if !visited.insert(n) {
                         continue;
                     }
@@ -386,11 +505,11 @@ impl Graph {
 
     /// The `ef` best accepted slots for `q` (ascending), from the top level down.
     pub(crate) fn search(&self, q: &[f32], ef: usize, accept: &dyn Fn(u32) -> bool) -> Vec<Near> {
-        let Some(entry) = self.entry else {
+        let Some((entry, top)) = self.entry_and_level() else {
             return Vec::new();
         };
         let mut cur = Near(self.distance(q, entry), entry);
-        for l in (1..=self.max_level()).rev() {
+        for l in (1..=top).rev() {
             cur = self.greedy(q, cur, l);
         }
         self.search_layer(q, &[cur], ef.max(1), 0, accept)
@@ -423,7 +542,9 @@ impl Graph {
         if self.vectors.len() != n * self.shape.dim || self.links0.len() != n * self.stride0() {
             return Err("section sizes disagree with the slot count".into());
         }
-        if self.entry.is_some_and(|e| e as usize >= n) {
+        if let Some((e, l)) = self.entry_and_level()
+            && (e as usize >= n || self.levels[e as usize] != l)
+        {
             return Err("entry point out of range".into());
         }
         for s in 0..n {
@@ -432,18 +553,9 @@ impl Graph {
                 return Err(format!("slot {s}: bad level data"));
             }
             for l in 0..=level {
-                let st = if l == 0 {
-                    self.stride0()
-                } else {
-                    self.stride_upper()
-                };
-                let w = if l == 0 {
-                    &self.links0[s * st..(s + 1) * st]
-                } else {
-                    let off = (l as usize - 1) * st;
-                    &self.upper[s][off..off + st]
-                };
-                if w[0] as usize >= st || w[1..1 + w[0] as usize].iter().any(|&x| x as usize >= n) {
+                let w = self.list(s as u32, l);
+                let count = w[0].load(Mem::Relaxed) as usize;
+                if count >= w.len() || self.links(s as u32, l).any(|x| x as usize >= n) {
                     return Err(format!("slot {s} level {l}: bad neighbour list"));
                 }
             }
@@ -466,15 +578,20 @@ impl Graph {
         if g.shape.m != shape.m {
             return Err("m must be at least 2".into());
         }
-        g.vectors = vectors;
-        g.links0 = links0;
-        g.upper = upper;
-        g.levels = levels;
-        g.entry = entry;
-        g.rng = rng;
-        if g.upper.len() != g.levels.len() {
+        if upper.len() != levels.len() || entry.is_some_and(|e| e as usize >= levels.len()) {
             return Err("section sizes disagree with the slot count".into());
         }
+        g.vectors = vectors;
+        g.links0 = atomics(links0);
+        g.upper = upper
+            .into_iter()
+            .map(|u| atomics(u).into_boxed_slice())
+            .collect();
+        if let Some(e) = entry {
+            g.set_entry(e, levels[e as usize]);
+        }
+        g.levels = levels;
+        g.rng = rng;
         g.validate()?;
         Ok(g)
     }

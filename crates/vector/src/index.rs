@@ -239,6 +239,12 @@ impl Index {
         self.write().exact_below = n;
     }
 
+    /// Threads a batch of inserts links on (default: one per core; 1 builds the same graph
+    /// for the same writes every time).
+    pub fn set_threads(&self, n: usize) {
+        self.write().threads = n.max(1);
+    }
+
     /// Whether tombstones have passed the compaction threshold.
     pub fn wants_compaction(&self) -> bool {
         let c = self.read();
@@ -276,14 +282,14 @@ impl Index {
     }
 
     fn compact_now(&self) {
-        let (params, exact_below, sequence, items) = {
+        let (params, exact_below, sequence, threads, items) = {
             let c = self.read();
             // No writer runs while the read lock is held: the copy and the journal's start
             // are the same moment.
             *self.journal.lock().unwrap_or_else(PoisonError::into_inner) = Some(Vec::new());
-            (c.params, c.exact_below, c.sequence, c.items())
+            (c.params, c.exact_below, c.sequence, c.threads, c.items())
         };
-        let mut fresh = Core::rebuilt(params, exact_below, sequence, items);
+        let mut fresh = Core::rebuilt(params, exact_below, sequence, threads, items);
         let mut c = self.write();
         let ops = self
             .journal

@@ -376,6 +376,15 @@ fn clustered(r: &mut Rng, n: usize, centres: &[Vec<f32>]) -> Vec<Vec<f32>> {
 
 #[test]
 fn the_graph_finds_the_true_neighbours() {
+    graph_recall(1);
+}
+
+#[test]
+fn a_graph_linked_on_four_threads_finds_them_too() {
+    graph_recall(4);
+}
+
+fn graph_recall(threads: usize) {
     let mut r = Rng(11);
     let dim = 24;
     let centres: Vec<Vec<f32>> = (0..30)
@@ -384,6 +393,7 @@ fn the_graph_finds_the_true_neighbours() {
     let data = clustered(&mut r, 6000, &centres);
     let index = Index::new(Params::new(dim)).expect("params");
     index.set_exact_below(0);
+    index.set_threads(threads);
     let items: Vec<Item> = data
         .iter()
         .enumerate()
@@ -428,7 +438,7 @@ fn the_graph_finds_the_true_neighbours() {
         wanted += 10;
     }
     let recall = found as f64 / wanted as f64;
-    assert!(recall >= 0.95, "recall@10 {recall}");
+    assert!(recall >= 0.95, "recall@10 {recall} on {threads} thread(s)");
     // Past the threshold, a compaction gives the memory back and keeps every answer.
     assert!(index.wants_compaction());
     let before = index.stats();

@@ -23,6 +23,8 @@ fn vector(seed: u64, dim: usize) -> Vec<f32> {
 fn writers_deleters_and_searchers_at_once() {
     let dim = 16;
     let index = Arc::new(Index::new(Params::new(dim)).expect("params"));
+    // Batches of 20 link on 2 threads each, under the searchers and the deleter.
+    index.set_threads(2);
     let stable: Vec<Item> = (0..500)
         .map(|i| Item {
             id: format!("stable-{i}"),

@@ -1,6 +1,7 @@
-//! Load generator for `scripts/bench/storage.sh`: object throughput through storaged (or the
-//! gateway), the same operations straight against an S3 server with the AWS SDK, and small-GET
-//! latency at high concurrency. Prints one `name value unit` line per figure.
+//! Load generator for `scripts/bench/storage.sh` and `scripts/bench/vectors.sh`: object
+//! throughput through storaged (or the gateway), the same operations straight against an S3
+//! server with the AWS SDK, small-GET latency at high concurrency, and vectord through the
+//! gateway ([`vectors`]). Prints one `name value unit` line per figure.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +11,8 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
+
+mod vectors;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -54,6 +57,53 @@ enum Cmd {
         label: String,
         #[arg(long)]
         token: Option<String>,
+    },
+    /// Creates a vector index through the gateway and loads `n` vectors into it.
+    VectorsLoad {
+        #[arg(long)]
+        base: String,
+        #[arg(long)]
+        token: Option<String>,
+        #[arg(long)]
+        index: String,
+        #[arg(long)]
+        n: usize,
+        #[arg(long)]
+        dim: usize,
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+    },
+    /// Search requests/s and latency through the gateway at `clients` clients.
+    VectorsSearch {
+        #[arg(long)]
+        base: String,
+        #[arg(long)]
+        token: Option<String>,
+        #[arg(long)]
+        index: String,
+        #[arg(long)]
+        dim: usize,
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
+    /// Searches and small upserts into a small and a large index at once.
+    VectorsMixed {
+        #[arg(long)]
+        base: String,
+        #[arg(long)]
+        token: Option<String>,
+        #[arg(long)]
+        small: String,
+        #[arg(long)]
+        large: String,
+        #[arg(long)]
+        dim: usize,
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+        #[arg(long, default_value_t = 300)]
+        seconds: u64,
     },
     /// Streams one upload of `size_mib` MiB to `url` (PUT) without holding it in memory.
     Upload {
@@ -393,5 +443,39 @@ async fn main() {
             size_mib,
             token,
         } => upload(url, size_mib, token).await,
+        Cmd::VectorsLoad {
+            base,
+            token,
+            index,
+            n,
+            dim,
+            batch,
+        } => {
+            let v = vectors::Vectors::new(base, token);
+            v.load(&index, n, dim, batch).await;
+        }
+        Cmd::VectorsSearch {
+            base,
+            token,
+            index,
+            dim,
+            clients,
+            seconds,
+        } => {
+            let v = vectors::Vectors::new(base, token);
+            vectors::search(v, index, dim, clients, seconds).await;
+        }
+        Cmd::VectorsMixed {
+            base,
+            token,
+            small,
+            large,
+            dim,
+            clients,
+            seconds,
+        } => {
+            let v = vectors::Vectors::new(base, token);
+            vectors::mixed(v, small, large, dim, clients, seconds).await;
+        }
     }
 }

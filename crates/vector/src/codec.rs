@@ -195,6 +195,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Core, DecodeError> {
     Ok(Core {
         params: env.params,
         graph,
+        live: env.ids.iter().map(Option::is_some).collect(),
         ids: env.ids,
         meta: env.metadata,
         by_id,

@@ -149,6 +149,9 @@ pub(crate) struct Core {
     pub(crate) graph: Graph,
     /// Per slot: the id it holds, `None` when free (deleted or replaced).
     pub(crate) ids: Vec<Option<String>>,
+    /// Per slot: holds a live item. `ids` says the same, but this byte per slot stays in
+    /// cache during a graph walk where reading `ids` would miss it at every candidate.
+    pub(crate) live: Vec<bool>,
     pub(crate) meta: Vec<Option<Metadata>>,
     pub(crate) by_id: HashMap<String, u32>,
     /// Free slots, reused by later inserts.
@@ -172,6 +175,7 @@ impl Core {
             graph: Graph::new(Self::shape(&params)),
             params,
             ids: Vec::new(),
+            live: Vec::new(),
             meta: Vec::new(),
             by_id: HashMap::new(),
             free: Vec::new(),
@@ -242,17 +246,20 @@ impl Core {
             }
             None => {
                 self.ids.push(None);
+                self.live.push(false);
                 self.meta.push(None);
                 self.graph.push(&it.vector)
             }
         };
         self.ids[slot as usize] = Some(it.id.clone());
+        self.live[slot as usize] = true;
         self.meta[slot as usize] = metadata;
         self.by_id.insert(it.id, slot);
         Some(slot)
     }
 
     fn release(&mut self, slot: u32) {
+        self.live[slot as usize] = false;
         if let Some(id) = self.ids[slot as usize].take() {
             self.by_id.remove(&id);
         }
@@ -311,7 +318,14 @@ impl Core {
         if k == 0 || self.by_id.is_empty() {
             return Ok(Vec::new());
         }
+        let plain = q.exclude.is_none() && q.filter.is_none();
         let accept = |slot: u32| -> bool {
+            if !self.live[slot as usize] {
+                return false;
+            }
+            if plain {
+                return true;
+            }
             let Some(id) = &self.ids[slot as usize] else {
                 return false;
             };
@@ -362,6 +376,7 @@ impl Core {
         c.upsert(items);
         c.graph.shrink_to_fit();
         c.ids.shrink_to_fit();
+        c.live.shrink_to_fit();
         c.meta.shrink_to_fit();
         c
     }

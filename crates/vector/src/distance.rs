@@ -16,15 +16,29 @@ pub enum Metric {
     Euclidean,
 }
 
-const LANES: usize = 16;
+/// Floats summed side by side: enough independent chains (4 registers) that the adds are
+/// bound by throughput, not by their latency.
+const LANES: usize = 32;
+/// The same with AVX-512 registers.
+const LANES_512: usize = 64;
 
 #[inline(always)]
 fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    dot_lanes::<LANES>(a, b)
+}
+
+#[inline(always)]
+fn l2_portable(a: &[f32], b: &[f32]) -> f32 {
+    l2_lanes::<LANES>(a, b)
+}
+
+#[inline(always)]
+fn dot_lanes<const L: usize>(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; L];
+    let (ca, cb) = (a.chunks_exact(L), b.chunks_exact(L));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
-        for i in 0..LANES {
+        for i in 0..L {
             acc[i] += x[i] * y[i];
         }
     }
@@ -36,12 +50,12 @@ fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[inline(always)]
-fn l2_portable(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+fn l2_lanes<const L: usize>(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; L];
+    let (ca, cb) = (a.chunks_exact(L), b.chunks_exact(L));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
-        for i in 0..LANES {
+        for i in 0..L {
             let d = x[i] - y[i];
             acc[i] += d * d;
         }
@@ -66,6 +80,32 @@ fn l2_avx2(a: &[f32], b: &[f32]) -> f32 {
     l2_portable(a, b)
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn dot_avx512(a: &[f32], b: &[f32]) -> f32 {
+    dot_lanes::<LANES_512>(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn l2_avx512(a: &[f32], b: &[f32]) -> f32 {
+    l2_lanes::<LANES_512>(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+fn cosine_avx512(a: &[f32], b: &[f32]) -> f32 {
+    // SAFETY: chosen by `kernel` only after the CPU reported AVX-512F.
+    1.0 - unsafe { dot_avx512(a, b) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+fn l2sq_avx512(a: &[f32], b: &[f32]) -> f32 {
+    // SAFETY: chosen by `kernel` only after the CPU reported AVX-512F.
+    unsafe { l2_avx512(a, b) }
+}
+
 /// A distance function over two vectors of equal length.
 pub type Kernel = fn(&[f32], &[f32]) -> f32;
 
@@ -87,8 +127,32 @@ fn l2sq_avx2(a: &[f32], b: &[f32]) -> f32 {
     unsafe { l2_avx2(a, b) }
 }
 
+/// Asks the CPU to start loading the start of `v` into cache (the hardware prefetcher follows
+/// the rest), so that scoring a batch of neighbours overlaps their memory latency, as hnswlib
+/// does. A hint only: it reads nothing the program sees and cannot fault.
+#[inline(always)]
+pub(crate) fn prefetch(v: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    // SAFETY: `_mm_prefetch` is a hint on a valid address; it never dereferences or faults,
+    // and SSE is part of the x86-64 baseline.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(v.as_ptr().cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = v;
+}
+
 /// The fastest kernel this CPU runs for `metric` (euclidean: the squared distance).
 pub fn kernel(metric: Metric) -> Kernel {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        return match metric {
+            Metric::Cosine => cosine_avx512,
+            Metric::Euclidean => l2sq_avx512,
+        };
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         return match metric {
@@ -138,7 +202,9 @@ mod tests {
 
     #[test]
     fn kernels_agree_with_the_naive_sums_at_every_length() {
-        for n in [1usize, 3, 15, 16, 17, 31, 33, 384, 385, 768] {
+        for n in [
+            1usize, 3, 15, 16, 17, 31, 33, 63, 64, 65, 127, 384, 385, 768,
+        ] {
             let a: Vec<f32> = (0..n).map(|i| ((i * 7 % 13) as f32 - 6.0) / 5.0).collect();
             let b: Vec<f32> = (0..n).map(|i| ((i * 5 % 11) as f32 - 5.0) / 3.0).collect();
             let want_dot = naive_dot(&a, &b);
@@ -156,6 +222,13 @@ mod tests {
                 (1.0 - cosine_portable(&a, &b) - want_dot).abs() < tol,
                 "{n}"
             );
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                assert!((1.0 - cosine_avx2(&a, &b) - want_dot).abs() < tol, "{n}");
+                assert!((l2sq_avx2(&a, &b) - want_l2).abs() < tol, "{n}");
+            }
         }
     }
 

@@ -16,7 +16,7 @@ use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering as Mem};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::distance::{Kernel, Metric, kernel};
+use crate::distance::{Kernel, Metric, kernel, prefetch};
 
 /// Levels above this are never drawn (with M ≥ 2 the chance is below 2⁻³²).
 const MAX_LEVEL: u8 = 31;
@@ -454,13 +454,13 @@ impl Graph {
 
     /// Best-first search of one level from `eps`; at most `ef` accepted slots, ascending.
     /// Rejected slots still route but never enter the answer.
-    pub(crate) fn search_layer(
+    pub(crate) fn search_layer<F: Fn(u32) -> bool>(
         &self,
         q: &[f32],
         eps: &[Near],
         ef: usize,
         level: u8,
-        accept: &dyn Fn(u32) -> bool,
+        accept: &F,
     ) -> Vec<Near> {
         VISITED.with(|v| {
             let mut visited = v.borrow_mut();
@@ -478,14 +478,20 @@ impl Graph {
             while best.len() > ef {
                 best.pop();
             }
+            let mut fresh: Vec<u32> = Vec::with_capacity(self.m0);
             while let Some(Reverse(c)) = todo.pop() {
                 if best.len() >= ef && best.peek().is_some_and(|w| c.0 > w.0) {
                     break;
                 }
+                // Unvisited neighbours first, their vectors requested together, then scored.
+                fresh.clear();
                 for n in self.links(c.1, level) {
-                    if !visited.insert(n) {
-                        continue;
+                    if visited.insert(n) {
+                        prefetch(self.vector(n));
+                        fresh.push(n);
                     }
+                }
+                for &n in &fresh {
                     let d = self.distance(q, n);
                     let full = best.len() >= ef;
                     if !full || best.peek().is_some_and(|w| d < w.0) {
@@ -504,7 +510,7 @@ impl Graph {
     }
 
     /// The `ef` best accepted slots for `q` (ascending), from the top level down.
-    pub(crate) fn search(&self, q: &[f32], ef: usize, accept: &dyn Fn(u32) -> bool) -> Vec<Near> {
+    pub(crate) fn search<F: Fn(u32) -> bool>(&self, q: &[f32], ef: usize, accept: &F) -> Vec<Near> {
         let Some((entry, top)) = self.entry_and_level() else {
             return Vec::new();
         };
@@ -516,7 +522,7 @@ impl Graph {
     }
 
     /// Every accepted slot scored, the `k` best ascending.
-    pub(crate) fn exact(&self, q: &[f32], k: usize, accept: &dyn Fn(u32) -> bool) -> Vec<Near> {
+    pub(crate) fn exact<F: Fn(u32) -> bool>(&self, q: &[f32], k: usize, accept: &F) -> Vec<Near> {
         let mut best: BinaryHeap<Near> = BinaryHeap::with_capacity(k + 1);
         if k == 0 {
             return Vec::new();

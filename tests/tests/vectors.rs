@@ -228,6 +228,8 @@ async fn every_route_and_its_validation() {
         api.get("/vectors/index/c/items/x").await.0,
         StatusCode::NOT_FOUND
     );
+    let empty = ok(&api, "/vectors/index/c/add", json!({"items": []})).await;
+    assert_eq!(empty, json!({"added": 0, "length": 360}));
     let v = ok(
         &api,
         "/vectors/index/c/add",
@@ -636,4 +638,25 @@ async fn snapshots_save_in_background_in_parts_and_corrupt_ones_are_reported() {
         .unwrap();
     assert!(!ready.to_string().contains("'bad'"), "{ready}");
     assert!(metric(&f, "lakehouse_vectors", "big").await == Some(2000.0));
+    // A snapshot with a part missing is skipped and reported too, never a start that hangs.
+    let parts = api.keys("_vectors/big.parts/").await;
+    assert_eq!(
+        api.delete(&format!("/storage/objects/{}", parts[1]))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    restart_vectord(&mut f, true);
+    let ready: Value = reqwest::get(format!("{}/ready", f.url("vectord")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        ready.to_string().contains("index 'big': snapshot skipped"),
+        "{ready}"
+    );
+    assert_eq!(api.get("/vectors/index/big").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(api.get("/vectors/index/bad").await.0, StatusCode::OK);
 }

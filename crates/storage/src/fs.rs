@@ -86,29 +86,39 @@ impl FsStore {
                  hold both 'a' and 'a/b')"
             ))
         };
-        match tokio::fs::create_dir_all(&parent).await {
-            Ok(()) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::NotADirectory | ErrorKind::AlreadyExists
-                ) =>
-            {
+        // A delete of the last object under a prefix prunes its now-empty directories; one
+        // that runs between our `create_dir_all` and our rename takes the parent away, so the
+        // rename answers NotFound. The object is not installed yet: make the directory again.
+        let mut attempts = 0;
+        loop {
+            match tokio::fs::create_dir_all(&parent).await {
+                Ok(()) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::NotADirectory | ErrorKind::AlreadyExists
+                    ) =>
+                {
+                    return Err(conflict());
+                }
+                Err(e) => return Err(e.into()),
+            }
+            if tokio::fs::metadata(&dest).await.is_ok_and(|m| m.is_dir()) {
                 return Err(conflict());
             }
-            Err(e) => return Err(e.into()),
+            match tokio::fs::rename(tmp, &dest).await {
+                Ok(()) => break,
+                Err(e) if e.kind() == ErrorKind::NotFound && attempts < 8 => attempts += 1,
+                Err(e) => {
+                    return Err(match e.kind() {
+                        ErrorKind::IsADirectory
+                        | ErrorKind::NotADirectory
+                        | ErrorKind::DirectoryNotEmpty => conflict(),
+                        _ => e.into(),
+                    });
+                }
+            }
         }
-        if tokio::fs::metadata(&dest).await.is_ok_and(|m| m.is_dir()) {
-            return Err(conflict());
-        }
-        tokio::fs::rename(tmp, &dest)
-            .await
-            .map_err(|e| match e.kind() {
-                ErrorKind::IsADirectory
-                | ErrorKind::NotADirectory
-                | ErrorKind::DirectoryNotEmpty => conflict(),
-                _ => e.into(),
-            })?;
         // The rename is durable only once the directory entry is.
         tokio::fs::File::open(&parent).await?.sync_all().await?;
         Ok(())
@@ -399,5 +409,48 @@ mod tests {
             store.delete(&key("x/y/z")).await,
             Err(StorageError::NotFound(_))
         ));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn puts_survive_deletes_pruning_their_directory() {
+        // A writer appends records under one prefix while a cleaner deletes the older ones,
+        // so the directory keeps emptying and being pruned under the writer.
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(FsStore::open(dir.path()).unwrap());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u32>();
+        let writer = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..2000u32 {
+                    let k = key(&format!("log.wal/{i:08}"));
+                    store
+                        .put(&k, body(b"r"), 10)
+                        .await
+                        .expect("put during pruning");
+                    tx.send(i).unwrap();
+                }
+            })
+        };
+        let cleaner = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                while let Some(i) = rx.recv().await {
+                    store
+                        .delete(&key(&format!("log.wal/{i:08}")))
+                        .await
+                        .unwrap();
+                }
+            })
+        };
+        writer.await.unwrap();
+        cleaner.await.unwrap();
+        assert!(
+            store
+                .list("log.wal/", None, 10)
+                .await
+                .unwrap()
+                .objects
+                .is_empty()
+        );
     }
 }

@@ -355,9 +355,16 @@ async fn small_gets(
     for w in workers {
         all.extend(w.await.expect("worker"));
     }
-    let secs = start.elapsed().as_secs_f64();
+    report_latencies(label, all, start.elapsed().as_secs_f64());
+}
+
+/// Prints requests/s over `secs` and the p50 and p99 of `all` (seconds per request).
+fn report_latencies(label: &str, mut all: Vec<f64>, secs: f64) {
     all.sort_by(f64::total_cmp);
-    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)] * 1000.0;
+    let pct = |p: f64| {
+        let i = ((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1));
+        all.get(i).copied().unwrap_or(0.0) * 1000.0
+    };
     print(label, "requests_per_s", all.len() as f64 / secs, "req/s");
     print(label, "p50", pct(0.50), "ms");
     print(label, "p99", pct(0.99), "ms");

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::print;
+use crate::{print, report_latencies};
 
 /// SplitMix64, so every run loads the same vectors.
 struct Rng(u64);
@@ -118,14 +118,6 @@ impl Vectors {
     }
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted
-        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
-        .copied()
-        .unwrap_or(0.0)
-        * 1e3
-}
-
 /// `clients` clients searching `index` (k=10) for `seconds`.
 pub(crate) async fn search(v: Vectors, index: String, dim: usize, clients: usize, seconds: u64) {
     let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -157,12 +149,8 @@ pub(crate) async fn search(v: Vectors, index: String, dim: usize, clients: usize
     for w in workers {
         all.extend(w.await.expect("worker"));
     }
-    let secs = start.elapsed().as_secs_f64();
-    all.sort_by(f64::total_cmp);
     let label = format!("search-{clients}-clients");
-    print(&label, "requests_per_s", all.len() as f64 / secs, "req/s");
-    print(&label, "p50", percentile(&all, 0.5), "ms");
-    print(&label, "p99", percentile(&all, 0.99), "ms");
+    report_latencies(&label, all, start.elapsed().as_secs_f64());
     print(&label, "errors", errors.load(Ordering::Relaxed) as f64, "");
 }
 
@@ -240,35 +228,12 @@ pub(crate) async fn mixed(
         first_error = first_error.or(e);
     }
     let secs = start.elapsed().as_secs_f64();
-    all.sort_by(f64::total_cmp);
     let label = format!("mixed-{clients}-clients");
-    print(
-        &label,
-        "searches",
-        counts[0].load(Ordering::Relaxed) as f64,
-        "",
-    );
-    print(
-        &label,
-        "upserts",
-        counts[1].load(Ordering::Relaxed) as f64,
-        "",
-    );
-    print(
-        &label,
-        "search_errors",
-        counts[2].load(Ordering::Relaxed) as f64,
-        "",
-    );
-    print(
-        &label,
-        "upsert_errors",
-        counts[3].load(Ordering::Relaxed) as f64,
-        "",
-    );
-    print(&label, "requests_per_s", all.len() as f64 / secs, "req/s");
-    print(&label, "p50", percentile(&all, 0.5), "ms");
-    print(&label, "p99", percentile(&all, 0.99), "ms");
+    let names = ["searches", "upserts", "search_errors", "upsert_errors"];
+    for (name, n) in names.iter().zip(counts.iter()) {
+        print(&label, name, n.load(Ordering::Relaxed) as f64, "");
+    }
+    report_latencies(&label, all, secs);
     if let Some(e) = first_error {
         println!("{label} first_error {e}");
     }

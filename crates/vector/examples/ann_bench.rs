@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use lakehouse_vector::{Index, Item, Params, Query};
+use lakehouse_vector::{Hit, Index, Item, Params, Query};
 
 fn words(path: &str) -> Vec<[u8; 4]> {
     std::fs::read(path)
@@ -36,19 +36,23 @@ fn build(base: &[Vec<f32>], dim: usize, threads: usize) -> (Index, f64) {
     (index, t.elapsed().as_secs_f64())
 }
 
+/// The ten nearest to `q`.
+fn top10(index: &Index, q: &[f32], ef: usize) -> Vec<Hit> {
+    index
+        .search(&Query {
+            vector: q,
+            k: 10,
+            ef: Some(ef),
+            ..Query::default()
+        })
+        .expect("query")
+}
+
 /// Mean microseconds per k=10 query over `queries`.
 fn mean_us(index: &Index, queries: &[Vec<f32>], ef: usize) -> f64 {
     let t = Instant::now();
     for q in queries {
-        let hits = index
-            .search(&Query {
-                vector: q,
-                k: 10,
-                ef: Some(ef),
-                ..Query::default()
-            })
-            .expect("query");
-        std::hint::black_box(hits);
+        std::hint::black_box(top10(index, q, ef));
     }
     t.elapsed().as_secs_f64() * 1e6 / queries.len() as f64
 }
@@ -86,14 +90,7 @@ fn main() {
         let t = Instant::now();
         for (qi, q) in queries.iter().enumerate() {
             let s = Instant::now();
-            let res = index
-                .search(&Query {
-                    vector: q,
-                    k: 10,
-                    ef: Some(ef),
-                    ..Query::default()
-                })
-                .expect("query");
+            let res = top10(&index, q, ef);
             times.push(s.elapsed().as_secs_f64());
             let want = &truth[qi * 10..qi * 10 + 10];
             hit += res

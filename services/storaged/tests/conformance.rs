@@ -426,19 +426,21 @@ async fn readers_never_see_a_partial_object(h: Harness) {
     h.put(&key, small.clone()).await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut readers = Vec::new();
+    let fs = h.is_fs();
     for _ in 0..3 {
         let (client, url, stop) = (h.client.clone(), h.object_url(&key), stop.clone());
         readers.push(tokio::spawn(async move {
             let mut reads = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let body = client
-                    .get(&url)
-                    .send()
-                    .await
-                    .unwrap()
-                    .bytes()
-                    .await
-                    .unwrap();
+                let res = client.get(&url).send().await.unwrap();
+                let body = match res.bytes().await {
+                    Ok(b) => b,
+                    // An S3 store may stop serving a version that is being replaced: the body
+                    // then ends short of its Content-Length, which the client sees as an
+                    // error, never as a whole object. The fs backend never cuts a read.
+                    Err(e) if !fs && (e.is_body() || e.is_decode()) => continue,
+                    Err(e) => panic!("read failed: {e}"),
+                };
                 let whole_a = body.len() == 1 << 20 && body.iter().all(|b| *b == b'a');
                 let whole_b = body.len() == 3 << 20 && body.iter().all(|b| *b == b'b');
                 assert!(whole_a || whole_b, "torn read of {} bytes", body.len());

@@ -84,6 +84,11 @@ async fn start(toml: &str, dir: Option<tempfile::TempDir>) -> Harness {
 }
 
 impl Harness {
+    /// Whether this storaged runs the fs backend (the s3 one keeps no local directory).
+    pub(crate) fn is_fs(&self) -> bool {
+        self._dir.is_some()
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

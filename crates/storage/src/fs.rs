@@ -86,9 +86,11 @@ impl FsStore {
                  hold both 'a' and 'a/b')"
             ))
         };
-        // A delete of the last object under a prefix prunes its now-empty directories; one
-        // that runs between our `create_dir_all` and our rename takes the parent away, so the
-        // rename answers NotFound. The object is not installed yet: make the directory again.
+        // A delete of the last object under a prefix prunes its now-empty directories. One
+        // that runs inside `create_dir_all` makes it answer AlreadyExists (mkdir saw the
+        // directory, which was gone when it checked again); one that runs before our rename
+        // makes the rename answer NotFound. The object is not installed yet: make the
+        // directory again. Only a file where a directory must be is a conflict.
         let mut attempts = 0;
         loop {
             match tokio::fs::create_dir_all(&parent).await {
@@ -99,7 +101,11 @@ impl FsStore {
                         ErrorKind::NotADirectory | ErrorKind::AlreadyExists
                     ) =>
                 {
-                    return Err(conflict());
+                    if attempts >= 8 || self.file_on_path(&parent).await {
+                        return Err(conflict());
+                    }
+                    attempts += 1;
+                    continue;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -130,6 +136,23 @@ impl FsStore {
             Ok(_) => Err(StorageError::NotFound(key.to_string())),
             Err(e) => Err(not_found_or(e, key)),
         }
+    }
+
+    /// Whether a file stands at `dir` or one of its ancestors below the root.
+    async fn file_on_path(&self, dir: &Path) -> bool {
+        let mut dir = dir.to_path_buf();
+        while dir != self.root && dir.starts_with(&self.root) {
+            if tokio::fs::symlink_metadata(&dir)
+                .await
+                .is_ok_and(|m| !m.is_dir())
+            {
+                return true;
+            }
+            if !dir.pop() {
+                break;
+            }
+        }
+        false
     }
 
     /// Removes now-empty directories between `dir` and the root, so deleted prefixes vanish.
@@ -409,6 +432,32 @@ mod tests {
             store.delete(&key("x/y/z")).await,
             Err(StorageError::NotFound(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn an_object_and_a_prefix_of_the_same_name_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        store.put(&key("a"), body(b"1"), 10).await.unwrap();
+        store.put(&key("x/y"), body(b"2"), 10).await.unwrap();
+        for k in ["a/b", "a/b/c", "x"] {
+            assert!(
+                matches!(
+                    store.put(&key(k), body(b"3"), 10).await,
+                    Err(StorageError::Conflict(_))
+                ),
+                "{k}"
+            );
+        }
+        let page = store.list("", None, 10).await.unwrap();
+        let keys: Vec<String> = page.objects.iter().map(|o| o.key.to_string()).collect();
+        assert_eq!(keys, ["a", "x/y"]);
+        assert!(
+            std::fs::read_dir(dir.path().join(RESERVED_PREFIX))
+                .unwrap()
+                .next()
+                .is_none()
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -68,10 +68,13 @@ def hnswlib_figures(base, queries, truth):
     index.set_num_threads(1)
     for ef in EFS:
         index.set_ef(ef)
-        # Queries/s from one batch call (no Python per query), latencies from single calls.
-        t = time.perf_counter()
-        labels, _ = index.knn_query(queries, k=10)
-        total = time.perf_counter() - t
+        # Queries/s from one batch call (no Python per query), the best of three as for our
+        # core; latencies from single calls.
+        total = float("inf")
+        for _ in range(3):
+            t = time.perf_counter()
+            labels, _ = index.knn_query(queries, k=10)
+            total = min(total, time.perf_counter() - t)
         times = []
         for q in queries[:300]:
             s = time.perf_counter()

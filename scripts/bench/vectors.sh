@@ -10,6 +10,7 @@
 #   scripts/bench/vectors.sh                 # BENCH_N=100000, dimensions 384 and 768
 #   BENCH_DIMS=384 BENCH_MIXED_SECONDS=60 scripts/bench/vectors.sh
 #   BENCH_HNSW_RS_DIMS="384 768"            # hnsw_rs too at 768 (default: only at 384)
+#   BENCH_FLEET=0 / BENCH_DIMS=" "          # only the in-process half / only the fleet half
 #
 # The machine is shared and noisy: compare the ratios taken in one run, not absolute figures.
 set -euo pipefail
@@ -36,6 +37,7 @@ for dim in ${BENCH_DIMS:-384 768}; do
   "$VENV/bin/python" scripts/bench/vectors.py "$BIN" "$WORK" "$N" "$dim" $skip
 done
 rm -rf "$WORK"
+[ "${BENCH_FLEET:-1}" = 0 ] && exit 0
 
 echo
 echo "== through the fleet (storaged, vectord, gateway on loopback, fs storage)"

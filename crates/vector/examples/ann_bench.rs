@@ -3,8 +3,10 @@
 //! each ef, and the exact-versus-graph latency at growing sizes that sets `EXACT_BELOW`.
 //! Prints one JSON object per figure.
 //!
-//! Usage: ann_bench DIR DIM EF,EF,… (DIR holds base.f32, queries.f32 — unit vectors — and
-//! truth.u32, the ten true neighbours of each query).
+//! Usage: ann_bench DIR DIM EF,EF,… [--reuse FILE] (DIR holds base.f32, queries.f32 — unit
+//! vectors — and truth.u32, the ten true neighbours of each query). With `--reuse`, the
+//! index comes from FILE when it exists (else it is built on 2 threads and saved there) and
+//! only the search figures are printed: the quick loop when working on the search path.
 
 use std::time::Instant;
 
@@ -74,31 +76,57 @@ fn main() {
         .map(u32::from_le_bytes)
         .collect();
 
-    let mut index = None;
-    for threads in [1usize, 2] {
-        let (ix, secs) = build(&base, dim, threads);
-        println!(
-            "{{\"engine\":\"lakehouse\",\"figure\":\"build\",\"threads\":{threads},\"seconds\":{secs:.3}}}"
-        );
-        index = Some(ix);
-    }
-    // Queries run on the graph built on 2 threads, the one vectord serves.
-    let index = index.expect("built");
-    for ef in efs {
-        let mut times = Vec::with_capacity(queries.len());
-        let mut hit = 0usize;
-        let t = Instant::now();
-        for (qi, q) in queries.iter().enumerate() {
-            let s = Instant::now();
-            let res = top10(&index, q, ef);
-            times.push(s.elapsed().as_secs_f64());
-            let want = &truth[qi * 10..qi * 10 + 10];
-            hit += res
-                .iter()
-                .filter(|h| h.id.parse::<u32>().is_ok_and(|id| want.contains(&id)))
-                .count();
+    let reuse = args
+        .iter()
+        .position(|a| a == "--reuse")
+        .map(|i| args[i + 1].clone());
+    let index = match &reuse {
+        Some(file) => match std::fs::read(file) {
+            Ok(bytes) => Index::decode(&bytes).expect("a saved index"),
+            Err(_) => {
+                let (ix, _) = build(&base, dim, 2);
+                std::fs::write(file, ix.encode()).expect("save the index");
+                ix
+            }
+        },
+        None => {
+            let mut index = None;
+            for threads in [1usize, 2] {
+                let (ix, secs) = build(&base, dim, threads);
+                println!(
+                    "{{\"engine\":\"lakehouse\",\"figure\":\"build\",\"threads\":{threads},\"seconds\":{secs:.3}}}"
+                );
+                index = Some(ix);
+            }
+            // Queries run on the graph built on 2 threads, the one vectord serves.
+            index.expect("built")
         }
-        let total = t.elapsed().as_secs_f64();
+    };
+    index.set_exact_below(0);
+    // Best of three passes per ef: the machine is shared, and a pass slowed by a neighbour
+    // says nothing about the code.
+    for ef in efs {
+        let mut best: Option<(f64, Vec<f64>, usize)> = None;
+        for _ in 0..3 {
+            let mut times = Vec::with_capacity(queries.len());
+            let mut hit = 0usize;
+            let t = Instant::now();
+            for (qi, q) in queries.iter().enumerate() {
+                let s = Instant::now();
+                let res = top10(&index, q, ef);
+                times.push(s.elapsed().as_secs_f64());
+                let want = &truth[qi * 10..qi * 10 + 10];
+                hit += res
+                    .iter()
+                    .filter(|h| h.id.parse::<u32>().is_ok_and(|id| want.contains(&id)))
+                    .count();
+            }
+            let total = t.elapsed().as_secs_f64();
+            if best.as_ref().is_none_or(|b| total < b.0) {
+                best = Some((total, times, hit));
+            }
+        }
+        let (total, mut times, hit) = best.expect("three passes");
         times.sort_by(f64::total_cmp);
         let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)] * 1e3;
         println!(
@@ -108,6 +136,9 @@ fn main() {
             pct(0.5),
             pct(0.99)
         );
+    }
+    if reuse.is_some() {
+        return;
     }
     // Where scoring every item stops being cheaper than the graph walk (k=10, ef=64).
     let sample = &queries[..queries.len().min(200)];

@@ -339,7 +339,13 @@ impl Core {
             self.graph.exact(&v, k, &accept)
         } else {
             let ef = q.ef.unwrap_or(self.params.ef_search).max(k);
-            let mut f = self.graph.search(&v, ef, &accept);
+            // With no free slot and no condition every slot is an answer: the walk then
+            // skips the per-candidate check.
+            let mut f = if plain && self.free.is_empty() {
+                self.graph.search(&v, ef, &|_| true)
+            } else {
+                self.graph.search(&v, ef, &accept)
+            };
             f.truncate(k);
             f
         };

@@ -16,7 +16,15 @@ use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering as Mem};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::distance::{Kernel, Metric, kernel, prefetch};
+use crate::distance::{Kernel, Metric, kernel, prefetch, prefetch_ptr};
+
+/// Hints the load of a neighbour list (a few words; one line is enough for the prefetcher).
+#[inline(always)]
+fn prefetch_list(words: &[AtomicU32]) {
+    if let Some(w) = words.first() {
+        prefetch_ptr(w.as_ptr().cast_const().cast());
+    }
+}
 
 /// Levels above this are never drawn (with M ≥ 2 the chance is below 2⁻³²).
 const MAX_LEVEL: u8 = 31;
@@ -55,10 +63,11 @@ impl Ord for Near {
 }
 
 /// Marks of visited slots, reset in O(1) by moving to a new epoch; one per searching thread.
+/// Two bytes a slot (as hnswlib) keep the marks of 100,000 slots in 200 KB of cache.
 #[derive(Debug, Default)]
 struct Visited {
-    marks: Vec<u32>,
-    epoch: u32,
+    marks: Vec<u16>,
+    epoch: u16,
 }
 
 impl Visited {
@@ -85,8 +94,18 @@ impl Visited {
     }
 }
 
+/// A searching thread's reusable state: the visited marks and the two heaps, so a search
+/// allocates nothing once the thread has searched a graph of this size.
+#[derive(Debug, Default)]
+struct Scratch {
+    visited: Visited,
+    todo: BinaryHeap<Reverse<Near>>,
+    best: BinaryHeap<Near>,
+    fresh: Vec<u32>,
+}
+
 thread_local! {
-    static VISITED: RefCell<Visited> = RefCell::new(Visited::default());
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 /// Graph parameters.
@@ -462,11 +481,17 @@ impl Graph {
         level: u8,
         accept: &F,
     ) -> Vec<Near> {
-        VISITED.with(|v| {
-            let mut visited = v.borrow_mut();
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let Scratch {
+                visited,
+                todo,
+                best,
+                fresh,
+            } = &mut *scratch;
             visited.start(self.slots());
-            let mut todo: BinaryHeap<Reverse<Near>> = BinaryHeap::new();
-            let mut best: BinaryHeap<Near> = BinaryHeap::new();
+            todo.clear();
+            best.clear();
             for &e in eps {
                 if visited.insert(e.1) {
                     todo.push(Reverse(e));
@@ -478,10 +503,13 @@ impl Graph {
             while best.len() > ef {
                 best.pop();
             }
-            let mut fresh: Vec<u32> = Vec::with_capacity(self.m0);
             while let Some(Reverse(c)) = todo.pop() {
                 if best.len() >= ef && best.peek().is_some_and(|w| c.0 > w.0) {
                     break;
+                }
+                // The next candidate's list, most likely read next, starts loading now.
+                if let Some(Reverse(next)) = todo.peek() {
+                    prefetch_list(self.list(next.1, level));
                 }
                 // Unvisited neighbours first, their vectors requested together, then scored.
                 fresh.clear();
@@ -491,7 +519,7 @@ impl Graph {
                         fresh.push(n);
                     }
                 }
-                for &n in &fresh {
+                for &n in fresh.iter() {
                     let d = self.distance(q, n);
                     let full = best.len() >= ef;
                     if !full || best.peek().is_some_and(|w| d < w.0) {
@@ -505,7 +533,9 @@ impl Graph {
                     }
                 }
             }
-            best.into_sorted_vec()
+            let mut out: Vec<Near> = best.drain().collect();
+            out.sort_unstable();
+            out
         })
     }
 

@@ -47,18 +47,26 @@ fn main() {
     }
     let mut h = last.unwrap();
     h.set_searching_mode(true);
+    // Best of three passes per ef, as for the other engines.
     for ef in efs {
-        let mut times = Vec::with_capacity(queries.len());
-        let mut hit = 0usize;
-        let t = Instant::now();
-        for (qi, q) in queries.iter().enumerate() {
-            let s = Instant::now();
-            let res = h.search(q, 10, ef);
-            times.push(s.elapsed().as_secs_f64());
-            let want = &truth[qi * 10..qi * 10 + 10];
-            hit += res.iter().filter(|r| want.contains(&(r.d_id as u32))).count();
+        let mut best: Option<(f64, Vec<f64>, usize)> = None;
+        for _ in 0..3 {
+            let mut times = Vec::with_capacity(queries.len());
+            let mut hit = 0usize;
+            let t = Instant::now();
+            for (qi, q) in queries.iter().enumerate() {
+                let s = Instant::now();
+                let res = h.search(q, 10, ef);
+                times.push(s.elapsed().as_secs_f64());
+                let want = &truth[qi * 10..qi * 10 + 10];
+                hit += res.iter().filter(|r| want.contains(&(r.d_id as u32))).count();
+            }
+            let total = t.elapsed().as_secs_f64();
+            if best.as_ref().is_none_or(|b| total < b.0) {
+                best = Some((total, times, hit));
+            }
         }
-        let total = t.elapsed().as_secs_f64();
+        let (total, mut times, hit) = best.unwrap();
         times.sort_by(f64::total_cmp);
         let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)] * 1e3;
         println!(

@@ -539,6 +539,57 @@ async fn survives_sigkill_then_a_clean_restart(storage: Storage) {
     ok(&api, "/vectors/index/k/delete", json!({"ids": ["p0"]})).await;
     restart_vectord(&mut f, true);
     assert_eq!(api.get("/vectors/index/k").await.1["length"], 2997);
+
+    // Writers at once: they share log records (group commit), each keeps its own answer,
+    // and every acknowledged one survives a SIGKILL.
+    let writes = (0..40u32).map(|i| {
+        let api = api.clone();
+        async move {
+            if i % 4 == 3 {
+                post(
+                    &api,
+                    "/vectors/index/k/delete",
+                    json!({"ids": [format!("p{i}")]}),
+                )
+                .await
+            } else {
+                post(
+                    &api,
+                    "/vectors/index/k/add",
+                    json!({"items": [{"id": format!("c{i}"), "vector": at(i as f32)}]}),
+                )
+                .await
+            }
+        }
+    });
+    for (i, (status, body)) in futures::future::join_all(writes)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(status, StatusCode::OK, "write {i}: {body}");
+        let changed = if i % 4 == 3 { "deleted" } else { "added" };
+        // p7 went before; every other id exists once.
+        let want = u64::from(i != 7);
+        assert_eq!(body[changed].as_u64(), Some(want), "write {i}: {body}");
+    }
+    let records = metric(&f, "lakehouse_vector_log_records", "k")
+        .await
+        .unwrap();
+    assert!((1.0..=40.0).contains(&records), "{records}");
+    restart_vectord(&mut f, true);
+    assert_eq!(api.get("/vectors/index/k").await.1["length"], 2997 - 9 + 30);
+    for i in 0..40u32 {
+        let (path, want) = if i % 4 == 3 {
+            (
+                format!("/vectors/index/k/items/p{i}"),
+                StatusCode::NOT_FOUND,
+            )
+        } else {
+            (format!("/vectors/index/k/items/c{i}"), StatusCode::OK)
+        };
+        assert_eq!(api.get(&path).await.0, want, "{path}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,10 +3,12 @@
 //!
 //! Layout: [`registry`] holds the indexes, logs every write before applying it and saves
 //! snapshots in the background; [`store`] names and moves the objects; [`wal`] encodes log
-//! records; [`handlers`] is the HTTP side; this file wires the router, `/ready`, `/metrics`
-//! and the service's life (load at start, snapshots flushed at shutdown).
+//! records; [`handlers`] is the HTTP side; [`heap`] tunes the allocator; this file wires the
+//! router, `/ready`, `/metrics` and the service's life (load at start, snapshots flushed at
+//! shutdown).
 
 pub mod handlers;
+pub mod heap;
 pub mod registry;
 pub mod store;
 pub mod wal;
@@ -97,7 +99,7 @@ fn collect(registry: &Registry, out: &mut String) {
         ),
         (
             "lakehouse_vector_log_records",
-            "Acknowledged writes not yet in a stored snapshot (replayed at start), by index.",
+            "Log records (groups of acknowledged writes) not yet covered by a stored snapshot, replayed at start; by index.",
             |e| e.pending_log_records() as u64,
         ),
     ];
@@ -176,6 +178,7 @@ fn collect(registry: &Registry, out: &mut String) {
         "",
         registry.problems().len(),
     );
+    heap::collect(out);
 }
 
 /// The app and its registry (not yet loaded: call [`Registry::load`]).

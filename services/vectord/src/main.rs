@@ -11,6 +11,7 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    lakehouse_vectord::heap::tune();
     startup::run_service(
         "vectord",
         |c| ("vectord.bind", c.vectord.bind.clone()),

@@ -2,13 +2,15 @@
 //!
 //! A write is logged before it is applied: its record is stored (one PUT) and only then does
 //! the index change and the client get its answer, so nothing acknowledged is lost to a
-//! `kill -9`. Writes to one index run one at a time, in log order. Snapshots are saved in the
+//! `kill -9`. Writes to one index are logged and applied one group at a time, in log order:
+//! writes that arrive while a record is being stored queue up and share the next record
+//! (group commit), so many small writers pay one PUT, not one each. Snapshots are saved in the
 //! background by one saver per index: a write wakes it, it waits `save_delay` so a burst costs
 //! one save, and a write during a save leaves one wake-up behind — single flight plus one
 //! catch-up. Once a snapshot is stored, the log records it covers are deleted. At start every
 //! snapshot is decoded (never rebuilt) and the records past its position are replayed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -17,7 +19,7 @@ use lakehouse_client::ClientError;
 use lakehouse_common::ApiError;
 use lakehouse_common::metrics::Histogram;
 use lakehouse_vector::{Hit, Index, Item, Metadata, Params, Query};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, oneshot};
 
 use crate::store::{Store, index_name_error};
 use crate::wal::{self, Record, Write};
@@ -33,15 +35,17 @@ pub struct Entry {
     pub name: String,
     /// Its contents.
     pub index: Arc<Index>,
-    /// Held by the write in progress; holds the next log sequence number.
+    /// Held by the group of writes being logged and applied; holds the next sequence number.
     writer: tokio::sync::Mutex<u64>,
+    /// Writes waiting for the next group.
+    queue: Mutex<Vec<Pending>>,
     state: AtomicU8,
     dirty: Notify,
     /// Held by the save in progress.
     saving: tokio::sync::Mutex<()>,
     saved_generation: AtomicU64,
-    /// Log records not yet covered by a stored snapshot.
-    logged: Mutex<BTreeSet<u64>>,
+    /// Log records not yet covered by a stored snapshot: first write's number → last's.
+    logged: Mutex<BTreeMap<u64, u64>>,
     /// Search latency.
     pub searches: Histogram,
     /// How long the last save took, in milliseconds.
@@ -55,6 +59,7 @@ impl Entry {
             name,
             index: Arc::new(index),
             writer: tokio::sync::Mutex::new(next_seq),
+            queue: Mutex::default(),
             state: AtomicU8::new(LIVE),
             dirty: Notify::new(),
             saving: tokio::sync::Mutex::new(()),
@@ -78,6 +83,16 @@ impl Entry {
         lock(&self.logged).len()
     }
 }
+
+/// A write waiting for its group, and where its answer goes: `(changed, length)`.
+#[derive(Debug)]
+struct Pending {
+    change: Record,
+    reply: oneshot::Sender<Result<(usize, usize), ApiError>>,
+}
+
+/// A group's record stays under this size, about; a write larger than it goes alone.
+const GROUP_BYTES: usize = 32 << 20;
 
 /// Service-wide figures for `/metrics`.
 #[derive(Debug, Default)]
@@ -269,8 +284,15 @@ impl Registry {
         entry.saved_generation.store(generation, Ordering::Release);
         let done: Vec<u64> = {
             let mut logged = lock(&entry.logged);
-            let rest = logged.split_off(&(covered + 1));
-            std::mem::replace(&mut *logged, rest).into_iter().collect()
+            let done: Vec<u64> = logged
+                .iter()
+                .filter(|&(_, &last)| last <= covered)
+                .map(|(&first, _)| first)
+                .collect();
+            for first in &done {
+                logged.remove(first);
+            }
+            done
         };
         for seq in done {
             // A record left behind is harmless: the next load deletes what a snapshot covers.
@@ -391,19 +413,13 @@ impl Registry {
         seqs: &[u64],
         problems: &mut Vec<String>,
         rid: &str,
-    ) -> Result<(Index, Vec<u64>), ClientError> {
+    ) -> Result<(Index, Vec<(u64, u64)>), ClientError> {
         let index = Arc::new(index);
         let base = index.sequence();
         let mut replayed = Vec::new();
         for &seq in seqs {
-            if seq <= base {
-                if let Err(e) = self.store.delete_log(name, seq, rid).await {
-                    tracing::warn!(index = %name, seq, error = %e, "cannot delete a covered log record");
-                }
-                continue;
-            }
             let bytes = self.store.get_log(name, seq, rid).await?;
-            let record = match wal::decode(&bytes) {
+            let records = match wal::decode(&bytes) {
                 Ok((s, r)) if s == seq => r,
                 Ok((s, _)) => {
                     problems.push(format!("index '{name}': log record {seq} holds number {s}; it and later records were not replayed"));
@@ -414,23 +430,36 @@ impl Registry {
                     break;
                 }
             };
-            let ix = index.clone();
-            let applied = tokio::task::spawn_blocking(move || match record {
-                Record::Upsert(items) => ix
-                    .upsert_at(items, Some(seq))
-                    .map(drop)
-                    .map_err(|e| e.to_string()),
-                Record::Delete(ids) => {
-                    ix.delete_at(&ids, Some(seq));
-                    Ok(())
+            let last = seq + records.len() as u64 - 1;
+            if last <= base {
+                if let Err(e) = self.store.delete_log(name, seq, rid).await {
+                    tracing::warn!(index = %name, seq, error = %e, "cannot delete a covered log record");
                 }
+                continue;
+            }
+            let ix = index.clone();
+            let applied = tokio::task::spawn_blocking(move || -> Result<(), String> {
+                for (s, record) in (seq..).zip(records) {
+                    if s <= base {
+                        continue;
+                    }
+                    match record {
+                        Record::Upsert(items) => {
+                            ix.upsert_at(items, Some(s)).map_err(|e| e.to_string())?;
+                        }
+                        Record::Delete(ids) => {
+                            ix.delete_at(&ids, Some(s));
+                        }
+                    }
+                }
+                Ok(())
             })
             .await;
             if let Ok(Err(e)) | Err(e) = applied.map_err(|e| e.to_string()) {
                 problems.push(format!("index '{name}': log record {seq} not applied ({e}); later records were not replayed"));
                 break;
             }
-            replayed.push(seq);
+            replayed.push((seq, last));
         }
         if !replayed.is_empty() {
             tracing::info!(index = %name, records = replayed.len(), "write log replayed");
@@ -504,9 +533,10 @@ impl Registry {
         Ok(())
     }
 
-    /// Stores record `seq` of `entry`'s log; nothing is applied when this fails.
-    async fn log(&self, entry: &Entry, seq: u64, write: Write<'_>) -> Result<(), ApiError> {
-        let bytes = wal::encode(seq, write, entry.index.params().dimension);
+    /// Stores the record of `writes`, numbered from `seq`, in `entry`'s log; nothing is
+    /// applied when this fails.
+    async fn log(&self, entry: &Entry, seq: u64, writes: &[Write<'_>]) -> Result<(), ApiError> {
+        let bytes = wal::encode(seq, writes, entry.index.params().dimension);
         let rid = lakehouse_common::request_id::current().unwrap_or_default();
         let start = Instant::now();
         let put = tokio::time::timeout(
@@ -517,7 +547,7 @@ impl Registry {
         match put {
             Ok(Ok(())) => {
                 self.figures.log_writes.observe(start.elapsed());
-                lock(&entry.logged).insert(seq);
+                lock(&entry.logged).insert(seq, seq + writes.len() as u64 - 1);
                 Ok(())
             }
             Ok(Err(e)) => Err(storage_error("the write was not applied", &e)),
@@ -529,6 +559,116 @@ impl Registry {
         }
     }
 
+    /// Queues `change` for `entry`'s next group and waits for its answer. Whoever holds the
+    /// writer lock commits every queued write, so a write is never left waiting in the queue:
+    /// its own task takes the lock after queueing it.
+    async fn submit(&self, entry: &Entry, change: Record) -> Result<(usize, usize), ApiError> {
+        let (reply, answer) = oneshot::channel();
+        lock(&entry.queue).push(Pending { change, reply });
+        {
+            let mut next = entry.writer.lock().await;
+            while self.commit_group(entry, &mut next).await {}
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err(internal("the write was dropped unanswered")))
+    }
+
+    /// Logs and applies the queued writes that fit one record, answering each; false when
+    /// the queue was empty.
+    async fn commit_group(&self, entry: &Entry, next: &mut u64) -> bool {
+        let group: Vec<Pending> = {
+            let mut queue = lock(&entry.queue);
+            let dimension = entry.index.params().dimension;
+            let mut size = 0;
+            let take = queue
+                .iter()
+                .take_while(|p| {
+                    let first = size == 0;
+                    size += p.change.as_write().size(dimension).max(1);
+                    first || size <= GROUP_BYTES
+                })
+                .count();
+            queue.drain(..take).collect()
+        };
+        if group.is_empty() {
+            return false;
+        }
+        let (changes, replies): (Vec<Record>, Vec<_>) =
+            group.into_iter().map(|p| (p.change, p.reply)).unzip();
+        let answer_all = |replies: Vec<oneshot::Sender<_>>, e: ApiError| {
+            for r in replies {
+                let _ = r.send(Err(e.clone()));
+            }
+        };
+        if let Err(e) = entry.live() {
+            answer_all(replies, e);
+            return true;
+        }
+        // A delete naming nothing present, before or within the group, is answered without
+        // being logged.
+        let mut upserted: HashSet<&str> = HashSet::new();
+        let logs: Vec<bool> = changes
+            .iter()
+            .map(|c| match c {
+                Record::Upsert(items) => {
+                    upserted.extend(items.iter().map(|i| i.id.as_str()));
+                    true
+                }
+                Record::Delete(ids) => ids
+                    .iter()
+                    .any(|id| upserted.contains(id.as_str()) || entry.index.contains(id)),
+            })
+            .collect();
+        drop(upserted);
+        let writes: Vec<Write<'_>> = changes
+            .iter()
+            .zip(&logs)
+            .filter(|&(_, &l)| l)
+            .map(|(c, _)| c.as_write())
+            .collect();
+        let first = *next;
+        if !writes.is_empty() {
+            if let Err(e) = self.log(entry, first, &writes).await {
+                answer_all(replies, e);
+                return true;
+            }
+            *next += writes.len() as u64;
+        }
+        drop(writes);
+        let ix = entry.index.clone();
+        let applied = blocking(move || {
+            let mut seq = first;
+            changes
+                .into_iter()
+                .zip(logs)
+                .map(|(change, logged)| {
+                    if !logged {
+                        return Ok((0, ix.len()));
+                    }
+                    seq += 1;
+                    match change {
+                        Record::Upsert(items) => {
+                            ix.upsert_at(items, Some(seq - 1)).map_err(internal)
+                        }
+                        Record::Delete(ids) => Ok(ix.delete_at(&ids, Some(seq - 1))),
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+        match applied {
+            Ok(answers) => {
+                for (r, a) in replies.into_iter().zip(answers) {
+                    let _ = r.send(a);
+                }
+            }
+            Err(e) => answer_all(replies, e),
+        }
+        self.applied(entry);
+        true
+    }
+
     fn applied(&self, entry: &Entry) {
         entry.dirty.notify_one();
         entry.index.compact_if_due();
@@ -537,7 +677,6 @@ impl Registry {
     /// Adds or replaces items, all or none: `(applied, length)`.
     pub async fn add(&self, name: &str, items: Vec<Item>) -> Result<(usize, usize), ApiError> {
         let entry = self.get(name)?;
-        let mut next = entry.writer.lock().await;
         entry.live()?;
         entry
             .index
@@ -546,13 +685,7 @@ impl Registry {
         if items.is_empty() {
             return Ok((0, entry.index.len()));
         }
-        let seq = *next;
-        self.log(&entry, seq, Write::Upsert(&items)).await?;
-        *next += 1;
-        let ix = entry.index.clone();
-        let out = blocking(move || ix.upsert_at(items, Some(seq))).await?;
-        self.applied(&entry);
-        out.map_err(internal)
+        self.submit(&entry, Record::Upsert(items)).await
     }
 
     /// Deletes the ids present: `(deleted, length)`. Nothing present, nothing logged.
@@ -562,18 +695,11 @@ impl Registry {
         ids: Vec<String>,
     ) -> Result<(usize, usize), ApiError> {
         let entry = self.get(name)?;
-        let mut next = entry.writer.lock().await;
         entry.live()?;
-        if !ids.iter().any(|id| entry.index.contains(id)) {
+        if ids.is_empty() {
             return Ok((0, entry.index.len()));
         }
-        let seq = *next;
-        self.log(&entry, seq, Write::Delete(&ids)).await?;
-        *next += 1;
-        let ix = entry.index.clone();
-        let out = blocking(move || ix.delete_at(&ids, Some(seq))).await?;
-        self.applied(&entry);
-        Ok(out)
+        self.submit(&entry, Record::Delete(ids)).await
     }
 
     /// Copies `source`'s items into `dest` (see [`Index::merge_plan`]), each side logged.
@@ -616,7 +742,7 @@ impl Registry {
             let seq = *dst_next;
             let ids: Vec<String> = plan.items.iter().map(|i| i.id.clone()).collect();
             let items = plan.items;
-            self.log(&dst, seq, Write::Upsert(&items)).await?;
+            self.log(&dst, seq, &[Write::Upsert(&items)]).await?;
             *dst_next += 1;
             let ix = dst.index.clone();
             let (n, _) = blocking(move || ix.upsert_at(items, Some(seq)))
@@ -629,7 +755,7 @@ impl Registry {
         if clear_source && !moved.is_empty() {
             let seq = *src_next;
             let ids = moved;
-            self.log(&src, seq, Write::Delete(&ids)).await.map_err(|e| {
+            self.log(&src, seq, &[Write::Delete(&ids)]).await.map_err(|e| {
                 ApiError::unavailable(format!(
                     "{} items were merged into '{dest}', but clearing them from '{source}' failed: {}",
                     report.merged, e.message

@@ -1,20 +1,24 @@
-//! Write-log records: one object per acknowledged write, stored before the write is applied
-//! and replayed at start past the snapshot's position.
+//! Write-log records: one object per group of acknowledged writes, stored before they are
+//! applied and replayed at start past the snapshot's position. Writes that arrive while a
+//! record is being stored wait and go together into the next one (group commit), so a busy
+//! index pays one PUT for many writes.
 //!
 //! ```text
-//! "LHW1" · u32 format version · u64 envelope length · envelope (JSON: seq, op, ids,
-//! metadata, dimension) · vectors (f32, dimension per id; upserts only) · u64 checksum
+//! "LHW1" · u32 format version · u64 envelope length · envelope (JSON: seq of the first write,
+//! writes [{op, ids, metadata, dimension}]) · vectors (f32, dimension per id, the upserts' in
+//! order) · u64 checksum
 //! ```
-//! Little-endian; the checksum is the `.lhv1` one, over everything before it. Upserts keep the
-//! items exactly as received (ids named twice included), so a replay does what the original
-//! write did.
+//! Little-endian; the checksum is the `.lhv1` one, over everything before it. Write `i` has
+//! sequence number `seq + i`. Upserts keep the items exactly as received (ids named twice
+//! included), so a replay does what the original write did. Version 1 records (one write,
+//! its fields at the envelope's top level) are still read.
 
 use lakehouse_vector::codec::checksum;
 use lakehouse_vector::{Item, Metadata};
 use serde::{Deserialize, Serialize};
 
 const MAGIC: &[u8; 4] = b"LHW1";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// One logged write.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,14 +30,26 @@ pub enum Record {
 }
 
 #[derive(Serialize, Deserialize)]
-struct Envelope {
-    seq: u64,
+struct Part {
     op: Op,
     ids: Vec<String>,
     #[serde(default)]
     metadata: Vec<Option<Metadata>>,
     #[serde(default)]
     dimension: usize,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    seq: u64,
+    writes: Vec<Part>,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeV1 {
+    seq: u64,
+    #[serde(flatten)]
+    write: Part,
 }
 
 #[derive(Serialize, Deserialize, PartialEq, Eq, Clone, Copy)]
@@ -62,40 +78,48 @@ impl Record {
     }
 }
 
-/// The bytes of record `seq`. Every upsert item must have `dimension` values (the index
-/// checked the batch before it is logged).
-pub fn encode(seq: u64, write: Write<'_>, dimension: usize) -> Vec<u8> {
-    let (env, vectors): (Envelope, Vec<&[f32]>) = match write {
-        Write::Upsert(items) => (
-            Envelope {
-                seq,
+impl Write<'_> {
+    /// Bytes this write adds to a record, about.
+    pub fn size(&self, dimension: usize) -> usize {
+        match self {
+            Self::Upsert(items) => items.iter().map(|i| 32 + i.id.len() + 4 * dimension).sum(),
+            Self::Delete(ids) => ids.iter().map(|id| 8 + id.len()).sum(),
+        }
+    }
+}
+
+/// The bytes of the record holding `writes`, numbered from `seq`. Every upsert item must have
+/// `dimension` values (the index checked each batch before it is logged).
+pub fn encode(seq: u64, writes: &[Write<'_>], dimension: usize) -> Vec<u8> {
+    let parts = writes
+        .iter()
+        .map(|w| match w {
+            Write::Upsert(items) => Part {
                 op: Op::Upsert,
                 ids: items.iter().map(|i| i.id.clone()).collect(),
                 metadata: items.iter().map(|i| i.metadata.clone()).collect(),
                 dimension,
             },
-            items.iter().map(|i| i.vector.as_slice()).collect(),
-        ),
-        Write::Delete(ids) => (
-            Envelope {
-                seq,
+            Write::Delete(ids) => Part {
                 op: Op::Delete,
                 ids: ids.to_vec(),
                 metadata: Vec::new(),
                 dimension: 0,
             },
-            Vec::new(),
-        ),
-    };
-    let json = serde_json::to_vec(&env).unwrap_or_default();
-    let mut out = Vec::with_capacity(24 + json.len() + 4 * dimension * vectors.len());
+        })
+        .collect();
+    let json = serde_json::to_vec(&Envelope { seq, writes: parts }).unwrap_or_default();
+    let size: usize = writes.iter().map(|w| w.size(dimension)).sum();
+    let mut out = Vec::with_capacity(24 + json.len() + size);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&(json.len() as u64).to_le_bytes());
     out.extend_from_slice(&json);
-    for v in vectors {
-        for x in v {
-            out.extend_from_slice(&x.to_le_bytes());
+    for w in writes {
+        if let Write::Upsert(items) = w {
+            for x in items.iter().flat_map(|i| &i.vector) {
+                out.extend_from_slice(&x.to_le_bytes());
+            }
         }
     }
     let sum = checksum(&out);
@@ -103,8 +127,8 @@ pub fn encode(seq: u64, write: Write<'_>, dimension: usize) -> Vec<u8> {
     out
 }
 
-/// The sequence number and record in `bytes`, or why they are not a record.
-pub fn decode(bytes: &[u8]) -> Result<(u64, Record), String> {
+/// The first sequence number and the writes in `bytes`, or why they are not a record.
+pub fn decode(bytes: &[u8]) -> Result<(u64, Vec<Record>), String> {
     if bytes.len() < 24 || &bytes[..4] != MAGIC {
         return Err("no LHW1 header".into());
     }
@@ -114,53 +138,69 @@ pub fn decode(bytes: &[u8]) -> Result<(u64, Record), String> {
         return Err("checksum mismatch (damaged or truncated)".into());
     }
     let version = u32::from_le_bytes(body[4..8].try_into().map_err(|_| "header")?);
-    if version != VERSION {
-        return Err(format!(
-            "log format version {version}, this build reads {VERSION}"
-        ));
-    }
     let len = u64::from_le_bytes(body[8..16].try_into().map_err(|_| "header")?);
     let len = usize::try_from(len).map_err(|_| "envelope too large")?;
     let rest = &body[16..];
     if rest.len() < len {
         return Err("truncated envelope".into());
     }
-    let (json, vectors) = rest.split_at(len);
-    let env: Envelope = serde_json::from_slice(json).map_err(|e| format!("envelope: {e}"))?;
-    match env.op {
-        Op::Delete => {
-            if !vectors.is_empty() {
-                return Err("bytes after a delete record".into());
+    let (json, mut vectors) = rest.split_at(len);
+    let env = match version {
+        1 => {
+            let v1: EnvelopeV1 =
+                serde_json::from_slice(json).map_err(|e| format!("envelope: {e}"))?;
+            Envelope {
+                seq: v1.seq,
+                writes: vec![v1.write],
             }
-            Ok((env.seq, Record::Delete(env.ids)))
         }
-        Op::Upsert => {
-            let n = env.ids.len();
-            let want = n
-                .checked_mul(env.dimension)
-                .and_then(|w| w.checked_mul(4))
-                .ok_or("vectors too large")?;
-            if env.metadata.len() != n || vectors.len() != want || (n > 0 && env.dimension == 0) {
-                return Err("envelope and vector bytes disagree".into());
-            }
-            let values: Vec<f32> = vectors
-                .chunks_exact(4)
-                .map(|w| f32::from_le_bytes([w[0], w[1], w[2], w[3]]))
-                .collect();
-            let items = env
-                .ids
-                .into_iter()
-                .zip(env.metadata)
-                .zip(values.chunks(env.dimension.max(1)))
-                .map(|((id, metadata), v)| Item {
-                    id,
-                    vector: v.to_vec(),
-                    metadata,
-                })
-                .collect();
-            Ok((env.seq, Record::Upsert(items)))
-        }
+        2 => serde_json::from_slice(json).map_err(|e| format!("envelope: {e}"))?,
+        v => return Err(format!("log format version {v}, this build reads 1 and 2")),
+    };
+    if env.writes.is_empty() {
+        return Err("a record without writes".into());
     }
+    let mut records = Vec::with_capacity(env.writes.len());
+    for part in env.writes {
+        records.push(match part.op {
+            Op::Delete => Record::Delete(part.ids),
+            Op::Upsert => {
+                let n = part.ids.len();
+                let want = n
+                    .checked_mul(part.dimension)
+                    .and_then(|w| w.checked_mul(4))
+                    .ok_or("vectors too large")?;
+                if part.metadata.len() != n
+                    || vectors.len() < want
+                    || (n > 0 && part.dimension == 0)
+                {
+                    return Err("envelope and vector bytes disagree".into());
+                }
+                let (mine, later) = vectors.split_at(want);
+                vectors = later;
+                let values: Vec<f32> = mine
+                    .chunks_exact(4)
+                    .map(|w| f32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+                    .collect();
+                Record::Upsert(
+                    part.ids
+                        .into_iter()
+                        .zip(part.metadata)
+                        .zip(values.chunks(part.dimension.max(1)))
+                        .map(|((id, metadata), v)| Item {
+                            id,
+                            vector: v.to_vec(),
+                            metadata,
+                        })
+                        .collect(),
+                )
+            }
+        });
+    }
+    if !vectors.is_empty() {
+        return Err("bytes after the last write's vectors".into());
+    }
+    Ok((env.seq, records))
 }
 
 #[cfg(test)]
@@ -190,23 +230,64 @@ mod tests {
 
     #[test]
     fn records_round_trip_exactly() {
-        for (seq, r) in [
-            (1, Record::Upsert(items())),
-            (u64::MAX, Record::Upsert(Vec::new())),
+        let one = |r: Record| vec![r];
+        for (seq, rs) in [
+            (1, one(Record::Upsert(items()))),
+            (u64::MAX - 5, one(Record::Upsert(Vec::new()))),
             (
                 7,
-                Record::Delete(vec!["a".into(), String::new(), "z z".into()]),
+                one(Record::Delete(vec![
+                    "a".into(),
+                    String::new(),
+                    "z z".into(),
+                ])),
             ),
-            (8, Record::Delete(Vec::new())),
+            (8, one(Record::Delete(Vec::new()))),
+            (
+                9,
+                vec![
+                    Record::Upsert(items()),
+                    Record::Delete(vec!["a".into()]),
+                    Record::Upsert(items()[1..].to_vec()),
+                    Record::Delete(Vec::new()),
+                ],
+            ),
         ] {
-            let bytes = encode(seq, r.as_write(), 3);
-            assert_eq!(decode(&bytes).unwrap(), (seq, r));
+            let writes: Vec<Write<'_>> = rs.iter().map(Record::as_write).collect();
+            let bytes = encode(seq, &writes, 3);
+            assert_eq!(decode(&bytes).unwrap(), (seq, rs));
         }
     }
 
     #[test]
+    fn version_1_records_are_read() {
+        // One write, its fields at the top level of the envelope.
+        let json = br#"{"seq":4,"op":"upsert","ids":["a"],"metadata":[{"k":1}],"dimension":2}"#;
+        let mut b = b"LHW1".to_vec();
+        b.extend_from_slice(&1u32.to_le_bytes());
+        b.extend_from_slice(&(json.len() as u64).to_le_bytes());
+        b.extend_from_slice(json);
+        for x in [0.5f32, -1.0] {
+            b.extend_from_slice(&x.to_le_bytes());
+        }
+        let sum = checksum(&b);
+        b.extend_from_slice(&sum.to_le_bytes());
+        let (seq, rs) = decode(&b).unwrap();
+        assert_eq!(seq, 4);
+        assert_eq!(
+            rs,
+            vec![Record::Upsert(vec![Item {
+                id: "a".into(),
+                vector: vec![0.5, -1.0],
+                metadata: json!({"k": 1}).as_object().cloned(),
+            }])]
+        );
+    }
+
+    #[test]
     fn damaged_records_are_refused() {
-        let bytes = encode(3, Write::Upsert(&items()), 3);
+        let its = items();
+        let bytes = encode(3, &[Write::Upsert(&its), Write::Delete(&[])], 3);
         for cut in [0, 5, 23, bytes.len() / 2, bytes.len() - 1] {
             assert!(decode(&bytes[..cut]).is_err(), "cut at {cut}");
         }
@@ -215,5 +296,6 @@ mod tests {
             b[i] ^= 0x10;
             assert!(decode(&b).is_err(), "flip at {i}");
         }
+        assert!(decode(&encode(3, &[], 3)).is_err());
     }
 }

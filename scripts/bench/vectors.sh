@@ -99,17 +99,26 @@ GWURL="http://127.0.0.1:$GW"
 sleep 2  # let the coalesced snapshot save start and finish
 until ! grep -q . <(find "$FLEET/objects/_vectors/large.wal" -type f 2>/dev/null); do sleep 0.5; done
 RAW=$((N * 768 * 4))
-echo "vectord holding $N x 768: RSS $(rss "$VPID"); raw vector bytes $((RAW / 1048576)) MiB"
-python3 - "$VPID" "$RAW" <<'PY'
+ratio() {
+  python3 - "$1" "$RAW" <<'PY'
 import sys
 pid, raw = sys.argv[1], int(sys.argv[2])
 rss = [int(l.split()[1]) * 1024 for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0]
-print(f"RSS / raw vector bytes: {rss / raw:.2f}")
+print(f"{rss / raw:.2f}")
 PY
+}
+# Right after the work, and once the allocator has returned what the work freed (jemalloc
+# decays freed pages over 10 s).
+echo "vectord holding $N x 768: RSS $(rss "$VPID"), $(ratio "$VPID") x the $((RAW / 1048576)) MiB of raw vectors"
+sleep 20
+echo "  20 s later: RSS $(rss "$VPID"), $(ratio "$VPID") x"
 kill -TERM "$VPID"; while kill -0 "$VPID" 2>/dev/null; do sleep 0.05; done
 VPID=$(start vectord); PIDS+=("$VPID")
-echo "reload: start to ready $(wait_ready "$VD") s; RSS after reload $(rss "$VPID")"
+echo "reload: start to ready $(wait_ready "$VD") s; RSS after reload $(rss "$VPID"), $(ratio "$VPID") x"
+sleep 20
+echo "  20 s later: RSS $(rss "$VPID"), $(ratio "$VPID") x"
 
 "$BIN/lakehouse-bench" vectors-search --base "$GWURL" --token "$TOKEN" --index large --dim 768 --clients 32 --seconds "${BENCH_SEARCH_SECONDS:-20}"
+[ "${BENCH_MIXED_SECONDS:-300}" = 0 ] && exit 0
 "$BIN/lakehouse-bench" vectors-mixed --base "$GWURL" --token "$TOKEN" --small small --large large --dim 768 --clients 50 --seconds "${BENCH_MIXED_SECONDS:-300}"
 echo "vectord after the mixed load: RSS $(rss "$VPID"); panics in its log: $(grep -c panicked "$FLEET/vectord.log" || true)"

@@ -53,8 +53,8 @@ pub struct Query<'a> {
 pub const MAX_ID_BYTES: usize = 1024;
 
 /// Searches over at most this many live items score every item, so small indexes are exact.
-/// Measured (scripts/bench/vectors.sh, 384-d, k=10, ef=64): scoring everything took 71 µs
-/// against the walk's 91 µs at 1,024 items, and 162 µs against 133 µs at 2,048.
+/// Measured (scripts/bench/vectors.sh, 384-d, k=10, ef=64): scoring everything took 57 µs
+/// against the walk's 84 µs at 1,024 items, and 130 µs against 123 µs at 2,048.
 pub const EXACT_BELOW: usize = 1024;
 
 /// An item refused, with its position in the batch.

@@ -417,7 +417,15 @@ impl Registry {
         let index = Arc::new(index);
         let base = index.sequence();
         let mut replayed = Vec::new();
-        for &seq in seqs {
+        for (i, &seq) in seqs.iter().enumerate() {
+            // Records are numbered contiguously: one followed by a record starting at or
+            // before the snapshot's next number is wholly covered, and is not even read.
+            if seqs.get(i + 1).is_some_and(|&n| n <= base + 1) {
+                if let Err(e) = self.store.delete_log(name, seq, rid).await {
+                    tracing::warn!(index = %name, seq, error = %e, "cannot delete a covered log record");
+                }
+                continue;
+            }
             let bytes = self.store.get_log(name, seq, rid).await?;
             let records = match wal::decode(&bytes) {
                 Ok((s, r)) if s == seq => r,
@@ -638,7 +646,7 @@ impl Registry {
         drop(writes);
         let ix = entry.index.clone();
         let applied = blocking(move || {
-            let mut seq = first;
+            let mut next_seq = first;
             changes
                 .into_iter()
                 .zip(logs)
@@ -646,12 +654,11 @@ impl Registry {
                     if !logged {
                         return Ok((0, ix.len()));
                     }
-                    seq += 1;
+                    let seq = next_seq;
+                    next_seq += 1;
                     match change {
-                        Record::Upsert(items) => {
-                            ix.upsert_at(items, Some(seq - 1)).map_err(internal)
-                        }
-                        Record::Delete(ids) => Ok(ix.delete_at(&ids, Some(seq - 1))),
+                        Record::Upsert(items) => ix.upsert_at(items, Some(seq)).map_err(internal),
+                        Record::Delete(ids) => Ok(ix.delete_at(&ids, Some(seq))),
                     }
                 })
                 .collect::<Vec<_>>()

@@ -3,10 +3,14 @@
 //! Layout: [`ServiceClient`] is the base client every service-specific client wraps: it joins
 //! paths to a base URL (sub-paths kept), sends `Authorization: Bearer` and `x-request-id`,
 //! and turns error answers into [`ClientError::Status`] with the server's code and message.
-//! [`catalog`] is the typed client for catalogd; [`storage`] the one for storaged (directly or through the gateway's `/v1`).
+//! [`catalog`], [`storage`], [`vectors`] and [`sql`] are the typed clients for catalogd,
+//! storaged, vectord and queryd, usable directly or through the gateway's `/v1`;
+//! [`Gateway`] bundles them for a program that talks only to the gateway (the batch jobs).
 
 pub mod catalog;
+pub mod sql;
 pub mod storage;
+pub mod vectors;
 
 use std::time::Duration;
 
@@ -14,7 +18,9 @@ use lakehouse_types::{ErrorBody, HealthResponse};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 
 pub use catalog::CatalogClient;
+pub use sql::SqlClient;
 pub use storage::StorageClient;
+pub use vectors::VectorClient;
 
 /// The request-id header name.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -199,6 +205,36 @@ impl ServiceClient {
             .request(Method::GET, "/health", request_id)
             .timeout(Duration::from_secs(2));
         self.send_json(req).await
+    }
+}
+
+/// Every service's client through one gateway (`<gateway>/v1/...`).
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    /// `/v1/storage/...`.
+    pub storage: StorageClient,
+    /// `/v1/catalog/...`.
+    pub catalog: CatalogClient,
+    /// `/v1/vectors/...`.
+    pub vectors: VectorClient,
+    /// `/v1/sql`.
+    pub sql: SqlClient,
+    /// The base client for `/v1` (for `/v1/embeddings` and `/v1/chat/...`).
+    pub v1: ServiceClient,
+}
+
+impl Gateway {
+    /// Clients for the gateway at `url` (without `/v1`), sending `token`.
+    pub fn new(url: &str, token: Option<&str>, http: reqwest::Client) -> Result<Self, ClientError> {
+        let v1 =
+            ServiceClient::with_http(&format!("{}/v1", url.trim_end_matches('/')), token, http)?;
+        Ok(Self {
+            storage: StorageClient::new(v1.clone()),
+            catalog: CatalogClient::new(v1.clone()),
+            vectors: VectorClient::new(v1.clone()),
+            sql: SqlClient::new(v1.clone()),
+            v1,
+        })
     }
 }
 

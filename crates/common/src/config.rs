@@ -75,9 +75,9 @@ pub struct Config {
     /// Chat model server.
     pub chat: ChatConfig,
     /// The materializer batch job.
-    pub materializer: JobConfig,
+    pub materializer: MaterializerConfig,
     /// The replay batch job.
-    pub replay: JobConfig,
+    pub replay: ReplayConfig,
 }
 
 /// `[common]`: server limits every service applies.
@@ -388,12 +388,23 @@ impl Default for VectordConfig {
 pub struct EmbedConfig {
     /// `hash` (built in, offline, lexical) or `openai` (an OpenAI-compatible server).
     pub provider: String,
-    /// Base URL of the OpenAI-compatible server, including its `/v1`.
+    /// Base URL of the OpenAI-compatible server, including its `/v1`. The gateway forwards
+    /// `/v1/embeddings` there; the batch jobs call the gateway.
     pub url: Option<String>,
     /// Model name sent to the server.
     pub model: Option<String>,
     /// Vector dimension.
     pub dimension: usize,
+    /// Texts per `/v1/embeddings` request.
+    pub batch_size: usize,
+    /// One request's time limit.
+    pub timeout_ms: u64,
+    /// Tries per request (timeouts, 429 and 5xx are retried with backoff).
+    pub attempts: u32,
+    /// Prepended to texts embedded as queries (E5 models want `"query: "`).
+    pub query_prefix: String,
+    /// Prepended to texts embedded as documents (E5 models want `"passage: "`).
+    pub document_prefix: String,
 }
 
 impl Default for EmbedConfig {
@@ -403,33 +414,92 @@ impl Default for EmbedConfig {
             url: None,
             model: None,
             dimension: 384,
+            batch_size: 64,
+            timeout_ms: 30_000,
+            attempts: 4,
+            query_prefix: String::new(),
+            document_prefix: String::new(),
         }
     }
 }
 
 /// `[chat]`: the OpenAI-compatible chat server behind `/v1/chat/*`. Its API key, if any,
 /// comes from `LAKEHOUSE_CHAT_API_KEY`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChatConfig {
     /// Base URL including its `/v1`, e.g. `http://127.0.0.1:8090/v1`.
     pub url: Option<String>,
     /// Model name sent to the server.
     pub model: Option<String>,
+    /// One request's time limit.
+    pub timeout_ms: u64,
+    /// Tries per request (timeouts, 429, 5xx and malformed replies are retried with backoff).
+    pub attempts: u32,
 }
 
-/// `[materializer]` and `[replay]`.
+impl Default for ChatConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            model: None,
+            timeout_ms: 120_000,
+            attempts: 3,
+        }
+    }
+}
+
+/// `[materializer]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct JobConfig {
+pub struct MaterializerConfig {
     /// The gateway the job talks to.
     pub gateway_url: String,
+    /// Rows per evidence object at most (a day with more gets several objects).
+    pub max_rows_per_object: usize,
+    /// Local directory for staging Parquet before upload.
+    pub tmp_dir: String,
 }
 
-impl Default for JobConfig {
+impl Default for MaterializerConfig {
     fn default() -> Self {
         Self {
             gateway_url: default_url(3110),
+            max_rows_per_object: 100_000,
+            tmp_dir: "data/tmp/materializer".into(),
+        }
+    }
+}
+
+/// `[replay]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplayConfig {
+    /// The gateway the job talks to.
+    pub gateway_url: String,
+    /// Vector index searched for evidence.
+    pub index: String,
+    /// Evidence records retrieved per task.
+    pub k: usize,
+    /// Estimated tokens the bundled prompt may hold (system prompt, evidence and task).
+    pub budget_tokens: usize,
+    /// Completion tokens asked for.
+    pub max_tokens: u32,
+    /// The system prompt when a task names none.
+    pub system_prompt: String,
+}
+
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        Self {
+            gateway_url: default_url(3110),
+            index: "evidence".into(),
+            k: 5,
+            budget_tokens: 1500,
+            max_tokens: 256,
+            system_prompt: "Answer the task. Use the evidence records when they help, and cite \
+                            their ids in square brackets."
+                .into(),
         }
     }
 }
@@ -529,6 +599,31 @@ impl Config {
             ));
         }
         self.validate_storaged()?;
+        for (k, v) in [
+            ("embed.dimension", self.embed.dimension as u64),
+            ("embed.batch_size", self.embed.batch_size as u64),
+            ("embed.timeout_ms", self.embed.timeout_ms),
+            ("embed.attempts", u64::from(self.embed.attempts)),
+            ("chat.timeout_ms", self.chat.timeout_ms),
+            ("chat.attempts", u64::from(self.chat.attempts)),
+            (
+                "materializer.max_rows_per_object",
+                self.materializer.max_rows_per_object as u64,
+            ),
+            ("replay.k", self.replay.k as u64),
+            ("replay.budget_tokens", self.replay.budget_tokens as u64),
+            ("replay.max_tokens", u64::from(self.replay.max_tokens)),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::invalid(k, "must be greater than 0"));
+            }
+        }
+        if self.embed.dimension > 4096 {
+            return Err(ConfigError::invalid("embed.dimension", "at most 4096"));
+        }
+        if self.replay.k > 1000 {
+            return Err(ConfigError::invalid("replay.k", "at most 1000"));
+        }
         let c = &self.common;
         for (k, v) in [
             ("common.header_read_timeout_ms", c.header_read_timeout_ms),

@@ -52,6 +52,19 @@ pub struct Column {
     pub nullable: bool,
 }
 
+/// The schema fingerprint: hex sha256 of the ordered `name:type` lines, each ending in `\n`.
+pub fn schema_fingerprint(columns: &[Column]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for c in columns {
+        h.update(c.name.as_bytes());
+        h.update(b":");
+        h.update(c.ty.as_bytes());
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize())
+}
+
 fn yes() -> bool {
     true
 }
@@ -120,6 +133,9 @@ pub struct AppendRequest {
     /// manifest (names and types are already pinned by the fingerprint).
     #[serde(default)]
     pub schema: Vec<Column>,
+    /// Create the dataset (with `schema`) when it does not exist, instead of answering 404.
+    #[serde(default)]
+    pub create: bool,
 }
 
 /// Answer of register and append: the manifest after the call, and whether it already held

@@ -12,7 +12,7 @@ pub mod storage;
 
 pub use catalog::{
     AppendRequest, CatalogVersion, Column, DataObject, Manifest, ManifestList, RegisterRequest,
-    RegisterResponse, dataset_name_error, name_error,
+    RegisterResponse, dataset_name_error, name_error, schema_fingerprint,
 };
 pub use data::{IngestResponse, ResultColumn, SqlRequest, SqlResponse, TableInfo, TablesResponse};
 pub use key::{KeyError, ObjectKey};

@@ -268,11 +268,52 @@ impl Catalog {
     pub async fn append(&self, req: AppendRequest, rid: &str) -> Result<Outcome, ApiError> {
         self.ensure_loaded()?;
         validate_common(&req.name, &req.schema_fingerprint, &req.objects)?;
+        if req.create {
+            validate_schema(&req.schema)?;
+            if req.schema.is_empty() {
+                return Err(ApiError::bad_request(
+                    "an append with create needs the schema, to create the dataset with",
+                ));
+            }
+        }
         let lock = self.name_lock(&req.name)?;
         let _guard = lock.lock().await;
-        let old = self
-            .current(&req.name)?
-            .ok_or_else(|| ApiError::not_found(format!("no dataset named '{}'", req.name)))?;
+        let Some(old) = self.current(&req.name)? else {
+            if !req.create {
+                return Err(ApiError::not_found(format!(
+                    "no dataset named '{}'",
+                    req.name
+                )));
+            }
+            // Created under the name's lock: two appenders racing to create both land, in
+            // turn, instead of one replacing the other's objects as a register would.
+            let now = now_rfc3339();
+            let mut seen = HashSet::new();
+            let objects: Vec<DataObject> = req
+                .objects
+                .into_iter()
+                .filter(|o| seen.insert(o.key.clone()))
+                .collect();
+            let m = Manifest {
+                name: req.name,
+                schema_fingerprint: req.schema_fingerprint,
+                schema: req.schema,
+                row_count: objects.iter().map(|o| o.row_count).sum(),
+                objects,
+                version: 1,
+                created_at: now.clone(),
+                updated_at: now,
+            };
+            self.commit(m.clone(), rid).await?;
+            tracing::info!(dataset = %m.name, version = m.version, "dataset created by append");
+            return Ok(Outcome {
+                created: true,
+                response: RegisterResponse {
+                    manifest: m,
+                    existing: false,
+                },
+            });
+        };
         check_fingerprint(&old, &req.schema_fingerprint)?;
         let have: HashSet<&str> = old.objects.iter().map(|o| o.key.as_str()).collect();
         let new: Vec<DataObject> = req

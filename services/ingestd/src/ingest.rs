@@ -110,17 +110,7 @@ impl Params {
     }
 }
 
-/// The schema fingerprint: hex sha256 of the ordered `name:type` lines, each ending in `\n`.
-pub fn schema_fingerprint(columns: &[Column]) -> String {
-    let mut h = Sha256::new();
-    for c in columns {
-        h.update(c.name.as_bytes());
-        h.update(b":");
-        h.update(c.ty.as_bytes());
-        h.update(b"\n");
-    }
-    hex::encode(h.finalize())
-}
+pub use lakehouse_types::schema_fingerprint;
 
 /// The content hash naming the object: the CSV's sha256, mixed with the options when they
 /// are not the defaults (the same bytes read another way are other data).
@@ -399,6 +389,7 @@ impl Ingestor {
                         schema_fingerprint: fingerprint.to_owned(),
                         objects: vec![object],
                         schema: schema.to_vec(),
+                        create: false,
                     },
                     rid,
                 )

@@ -1,13 +1,15 @@
-//! materializer (batch job): turns raw LLM run logs into evidence datasets.
+//! `materializer run [--input PREFIX|DIR] [--index NAME] [--dry-run] [--json]`.
 //!
-//! Not yet implemented: the command parses its arguments and config, then says so and exits
-//! with status 2, so no script mistakes it for a job that ran.
+//! stdout carries the result: a one-screen summary on a terminal, else the receipt as one
+//! JSON document. Progress goes to stderr, only on a terminal. Exit status: 0 done, 1 the
+//! run failed (the receipt says why), 2 bad arguments or config.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use lakehouse_common::config::{Config, ProcessEnv};
+use lakehouse_jobs::JobContext;
+use lakehouse_materializer::run::{Options, run};
 
 /// materializer: turns raw LLM run logs into evidence datasets.
 #[derive(Debug, Parser)]
@@ -22,24 +24,83 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the job.
+    /// Materialize every raw log not yet in the `evidence` dataset.
     Run {
-        /// Show what would be done; write nothing.
+        /// Storage prefix (default `raw/`) or a local file or directory to read.
+        #[arg(long)]
+        input: Option<String>,
+        /// Also embed the new records into this vector index (created if missing).
+        #[arg(long)]
+        index: Option<String>,
+        /// Read and transform, print what would be written, write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Print the receipt as JSON even on a terminal.
+        #[arg(long)]
+        json: bool,
     },
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Err(e) = Config::load(&args.config, &ProcessEnv) {
-        eprintln!("materializer: {e}");
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let ctx = match JobContext::load("materializer", &args.config, |c| {
+        &c.materializer.gateway_url
+    }) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("materializer: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Command::Run {
+        input,
+        index,
+        dry_run,
+        json,
+    } = args.command;
+    if let Some(name) = &index
+        && let Some(e) = lakehouse_types::name_error("index", name)
+    {
+        eprintln!("materializer: --index: {e}");
         return ExitCode::from(2);
     }
-    let Command::Run { dry_run } = args.command;
-    eprintln!(
-        "materializer: not yet implemented (run{}): this build has no materializer job",
-        if dry_run { " --dry-run" } else { "" }
-    );
-    ExitCode::from(2)
+    let opts = Options {
+        input,
+        index,
+        dry_run,
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("materializer: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let receipt = rt.block_on(run(&ctx, &opts));
+    if lakehouse_jobs::progress::human_stdout() && !json {
+        print!("{}", receipt.human());
+    } else {
+        match serde_json::to_string_pretty(&receipt) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("materializer: {e}"),
+        }
+    }
+    if receipt.status == "failed" {
+        if let Some(e) = &receipt.error {
+            eprintln!("materializer: {e}");
+        }
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -122,6 +122,9 @@ struct IndexInfo {
     params: Params,
     length: usize,
     tombstones: usize,
+    /// The number of the last write applied: it grows with every add or delete, so a reader
+    /// can name the state of the index it searched.
+    version: u64,
 }
 
 fn info(e: &Entry) -> IndexInfo {
@@ -131,6 +134,7 @@ fn info(e: &Entry) -> IndexInfo {
         params: e.index.params(),
         length: s.length,
         tombstones: s.tombstones,
+        version: e.index.sequence(),
     }
 }
 

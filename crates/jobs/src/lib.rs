@@ -1,0 +1,21 @@
+//! What the two batch jobs (materializer and replay) share. They talk to the fleet only
+//! through the gateway, with the typed clients of `lakehouse-client`.
+//!
+//! Layout: [`context`] loads the config and builds the gateway clients; [`embed`] is the
+//! embedding trait with its [`embed::hash`] and [`embed::openai`] providers; [`chat`] the
+//! OpenAI-compatible chat client; [`retry`] the backoff both use; [`output`] writes Arrow
+//! batches as zstd Parquet and publishes them to a dataset; [`pii`] finds SSN-shaped strings;
+//! [`text`] normalises whitespace and estimates tokens; [`progress`] reports on a terminal;
+//! [`runid`] names runs.
+
+pub mod chat;
+pub mod context;
+pub mod embed;
+pub mod output;
+pub mod pii;
+pub mod progress;
+pub mod retry;
+pub mod runid;
+pub mod text;
+
+pub use context::JobContext;

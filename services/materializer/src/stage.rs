@@ -1,0 +1,328 @@
+//! The blocking half of a run: lines → transforms → rows, duplicates dropped, rows buffered
+//! per day and staged as Parquet files (with their id sidecars) in a local directory.
+//! Memory stays bounded: a day's buffer is staged when it reaches the row or byte limit, and
+//! the largest buffer when all of them together do.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use time::Date;
+use tokio::sync::mpsc;
+
+use crate::canonical::id_bytes;
+use crate::indexer::IndexItem;
+use crate::inputs::{FileStats, each_line};
+use crate::known::{self, Id};
+use crate::normalize::{Origin, day_string, finish};
+use crate::receipt::{InputReport, KindStats, MAX_LISTED_REJECTIONS, Rejection};
+use crate::record::{ARROW_SCHEMA, Evidence, to_batch};
+use crate::transforms::{Reject, lookup};
+use lakehouse_jobs::progress::Progress;
+
+/// Bytes of text one object holds at most (compressed, it stays far under storaged's cap).
+const MAX_OBJECT_TEXT_BYTES: usize = 128 << 20;
+
+/// One staged evidence object.
+#[derive(Debug, Clone)]
+pub struct Staged {
+    /// Its storage key.
+    pub key: String,
+    /// Its sidecar's storage key.
+    pub sidecar_key: String,
+    /// The Parquet file.
+    pub path: PathBuf,
+    /// The sidecar file.
+    pub sidecar_path: PathBuf,
+    /// Day.
+    pub day: String,
+    /// Rows.
+    pub rows: u64,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+#[derive(Debug, Default)]
+struct DayBuffer {
+    rows: Vec<Evidence>,
+    bytes: usize,
+}
+
+/// The state of a run's processing.
+#[derive(Debug)]
+pub struct Processor {
+    run_id: String,
+    dir: PathBuf,
+    max_rows: usize,
+    seen: HashSet<Id>,
+    buffers: BTreeMap<Date, DayBuffer>,
+    buffered: usize,
+    /// Staged objects.
+    pub staged: Vec<Staged>,
+    /// Per-kind counts.
+    pub kinds: BTreeMap<String, KindStats>,
+    /// Listed rejections.
+    pub rejections: Vec<Rejection>,
+    /// Rejections beyond the list.
+    pub rejections_unlisted: u64,
+    /// Redactions in new rows.
+    pub redactions: u64,
+    index: Option<mpsc::Sender<IndexItem>>,
+    progress: Progress,
+    lines: u64,
+    new: u64,
+}
+
+impl Processor {
+    /// A processor staging into `dir`, skipping ids in `known`, sending new rows to `index`.
+    pub fn new(
+        run_id: &str,
+        dir: &Path,
+        max_rows: usize,
+        known: HashSet<Id>,
+        index: Option<mpsc::Sender<IndexItem>>,
+    ) -> Self {
+        Self {
+            run_id: run_id.to_owned(),
+            dir: dir.to_owned(),
+            max_rows: max_rows.max(1),
+            seen: known,
+            buffers: BTreeMap::new(),
+            buffered: 0,
+            staged: Vec::new(),
+            kinds: BTreeMap::new(),
+            rejections: Vec::new(),
+            rejections_unlisted: 0,
+            redactions: 0,
+            index,
+            progress: Progress::new(),
+            lines: 0,
+            new: 0,
+        }
+    }
+
+    fn reject(&mut self, source: &str, line: u64, kind: &str, r: Reject) {
+        *self
+            .kinds
+            .entry(kind.to_owned())
+            .or_default()
+            .rejected
+            .entry(r.reason.to_owned())
+            .or_default() += 1;
+        if self.rejections.len() < MAX_LISTED_REJECTIONS {
+            self.rejections.push(Rejection {
+                source: source.to_owned(),
+                line,
+                kind: kind.to_owned(),
+                reason: r.reason.to_owned(),
+                detail: r.detail,
+            });
+        } else {
+            self.rejections_unlisted += 1;
+        }
+    }
+
+    /// Reads one file of `kind`; its report.
+    pub fn process(
+        &mut self,
+        reader: impl std::io::BufRead,
+        source: &str,
+        kind: &'static str,
+    ) -> Result<InputReport, String> {
+        let transform = lookup(kind).ok_or_else(|| format!("no transform for kind {kind}"))?;
+        let mut report = InputReport {
+            source: source.to_owned(),
+            kind: Some(kind.to_owned()),
+            sha256: String::new(),
+            bytes: 0,
+            lines: 0,
+            materialized: 0,
+            duplicate: 0,
+            rejected: 0,
+            error: None,
+        };
+        let mut failure: Option<String> = None;
+        let stats: FileStats = each_line(reader, |n, line| {
+            if failure.is_some() {
+                return;
+            }
+            let Some(line) = line else {
+                report.rejected += 1;
+                self.kinds.entry(kind.to_owned()).or_default().read += 1;
+                self.reject(
+                    source,
+                    n,
+                    kind,
+                    Reject::new(
+                        "line_too_long",
+                        format!("over {} bytes", crate::inputs::MAX_LINE_BYTES),
+                    ),
+                );
+                return;
+            };
+            if line.iter().all(u8::is_ascii_whitespace) {
+                return;
+            }
+            self.lines += 1;
+            self.kinds.entry(kind.to_owned()).or_default().read += 1;
+            let value: serde_json::Value = match serde_json::from_slice(line) {
+                Ok(v) => v,
+                Err(e) => {
+                    report.rejected += 1;
+                    self.reject(source, n, kind, Reject::new("invalid_json", e.to_string()));
+                    return;
+                }
+            };
+            let drafts = match transform.apply(&value) {
+                Ok(d) => d,
+                Err(r) => {
+                    report.rejected += 1;
+                    self.reject(source, n, kind, r);
+                    return;
+                }
+            };
+            let origin = Origin {
+                kind,
+                source_key: source,
+                line: n as i64,
+                run: &self.run_id,
+            };
+            // A line's rows go in together or not at all.
+            let mut rows = Vec::with_capacity(drafts.len());
+            for d in drafts {
+                match finish(origin, d) {
+                    Ok(e) => rows.push(e),
+                    Err(r) => {
+                        report.rejected += 1;
+                        self.reject(source, n, kind, r);
+                        return;
+                    }
+                }
+            }
+            for e in rows {
+                let Some(id) = id_bytes(&e.evidence_id) else {
+                    continue;
+                };
+                if !self.seen.insert(id) {
+                    report.duplicate += 1;
+                    self.kinds.entry(kind.to_owned()).or_default().duplicate += 1;
+                    continue;
+                }
+                report.materialized += 1;
+                self.new += 1;
+                self.kinds.entry(kind.to_owned()).or_default().materialized += 1;
+                self.redactions += e.redactions as u64;
+                if let Err(msg) = self.push(e) {
+                    failure = Some(msg);
+                    return;
+                }
+            }
+            let (lines, new) = (self.lines, self.new);
+            let rate = self.progress.rate(lines);
+            self.progress.tick(|| {
+                format!("materializer: {lines} lines read, {new} new rows, {rate:.0} lines/s")
+            });
+        })
+        .map_err(|e| format!("{source}: {e}"))?;
+        if let Some(f) = failure {
+            return Err(f);
+        }
+        report.sha256 = stats.sha256;
+        report.bytes = stats.bytes;
+        report.lines = stats.lines;
+        Ok(report)
+    }
+
+    fn push(&mut self, e: Evidence) -> Result<(), String> {
+        if let Some(tx) = &self.index {
+            let mut metadata = serde_json::Map::new();
+            metadata.insert("evidence_id".into(), e.evidence_id.clone().into());
+            metadata.insert("day".into(), day_string(e.day()).into());
+            metadata.insert("kind".into(), e.kind.clone().into());
+            let item = IndexItem {
+                id: e.evidence_id.clone(),
+                text: e.embed_text(),
+                metadata,
+            };
+            // The indexer drains its queue even after a failure, so this never blocks for
+            // good; a closed queue means the run is already failing.
+            let _ = tx.blocking_send(item);
+        }
+        let day = e.day();
+        let buf = self.buffers.entry(day).or_default();
+        buf.bytes += e.weight();
+        buf.rows.push(e);
+        self.buffered += 1;
+        if buf.rows.len() >= self.max_rows || buf.bytes >= MAX_OBJECT_TEXT_BYTES {
+            self.stage(day)?;
+        } else if self.buffered >= self.max_rows * 2 {
+            let biggest = self
+                .buffers
+                .iter()
+                .max_by_key(|(_, b)| b.rows.len())
+                .map(|(d, _)| *d);
+            if let Some(d) = biggest {
+                self.stage(d)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stages every buffer.
+    pub fn finish(&mut self) -> Result<(), String> {
+        self.progress.finish();
+        let days: Vec<Date> = self.buffers.keys().copied().collect();
+        for d in days {
+            self.stage(d)?;
+        }
+        Ok(())
+    }
+
+    fn stage(&mut self, day: Date) -> Result<(), String> {
+        let Some(mut buf) = self.buffers.remove(&day) else {
+            return Ok(());
+        };
+        if buf.rows.is_empty() {
+            return Ok(());
+        }
+        self.buffered -= buf.rows.len();
+        buf.rows.sort_by(|a, b| {
+            a.ts.cmp(&b.ts)
+                .then_with(|| a.evidence_id.cmp(&b.evidence_id))
+        });
+        let mut ids: Vec<Id> = buf
+            .rows
+            .iter()
+            .filter_map(|e| id_bytes(&e.evidence_id))
+            .collect();
+        ids.sort_unstable();
+        // The batch hash names the object by its rows, so the same rows always get the same key.
+        let mut h = Sha256::new();
+        for id in &ids {
+            h.update(id);
+        }
+        let hash = hex::encode(h.finalize());
+        let day_s = day_string(day);
+        let key = format!("evidence/day={day_s}/{hash}.parquet");
+        let path = self.dir.join(format!("{hash}.parquet"));
+        let sidecar_path = self.dir.join(format!("{hash}.ids"));
+        let batch = to_batch(&buf.rows)?;
+        let bytes = lakehouse_jobs::output::write_parquet(&path, &ARROW_SCHEMA, &[batch])?;
+        std::fs::write(&sidecar_path, known::encode(&ids)).map_err(|e| e.to_string())?;
+        self.staged.push(Staged {
+            sidecar_key: known::sidecar_key(&key),
+            key,
+            path,
+            sidecar_path,
+            day: day_s,
+            rows: buf.rows.len() as u64,
+            bytes,
+        });
+        Ok(())
+    }
+
+    /// Drops the index queue, so the indexer sees the end.
+    pub fn close_index(&mut self) {
+        self.index = None;
+    }
+}

@@ -487,6 +487,8 @@ pub struct ReplayConfig {
     pub max_tokens: u32,
     /// The system prompt when a task names none.
     pub system_prompt: String,
+    /// Local directory for staging Parquet, and for rows storage refused.
+    pub tmp_dir: String,
 }
 
 impl Default for ReplayConfig {
@@ -500,6 +502,7 @@ impl Default for ReplayConfig {
             system_prompt: "Answer the task. Use the evidence records when they help, and cite \
                             their ids in square brackets."
                 .into(),
+            tmp_dir: "data/tmp/replay".into(),
         }
     }
 }

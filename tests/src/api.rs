@@ -110,6 +110,17 @@ impl Api {
         .await
     }
 
+    /// `PUT /v1/storage/objects/{key}`, which must succeed.
+    pub async fn put(&self, key: &str, body: impl Into<Vec<u8>>) {
+        let res = self
+            .req(reqwest::Method::PUT, &format!("/storage/objects/{key}"))
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "PUT {key} → {}", res.status());
+    }
+
     /// Every storage key under `prefix`.
     pub async fn keys(&self, prefix: &str) -> Vec<String> {
         let (st, v) = self

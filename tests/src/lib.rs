@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod api;
+pub mod fake_chat;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -315,5 +316,40 @@ mod raw_http {
         let mut buf = [0u8; 12];
         s.read_exact(&mut buf).ok()?;
         std::str::from_utf8(&buf[9..12]).ok()?.parse().ok()
+    }
+}
+
+/// What a batch job printed and how it ended.
+#[derive(Debug)]
+pub struct JobRun {
+    /// Exit status.
+    pub code: Option<i32>,
+    /// stdout as JSON (`Null` when it is not).
+    pub json: serde_json::Value,
+    /// stdout as text.
+    pub stdout: String,
+    /// stderr.
+    pub stderr: String,
+}
+
+/// Runs batch binary `name` (materializer, replay) with `args` against `fleet`'s config, in
+/// its directory, stdout captured (so the job answers in JSON).
+pub async fn job(fleet: &Fleet, name: &str, args: &[&str]) -> JobRun {
+    let out = tokio::process::Command::new(bin(name))
+        .arg("--config")
+        .arg(&fleet.config)
+        .args(args)
+        .current_dir(fleet.dir.path())
+        .env_remove("LAKEHOUSE_AUTH_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    JobRun {
+        code: out.status.code(),
+        json: serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null),
+        stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }

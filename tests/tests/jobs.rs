@@ -378,3 +378,117 @@ async fn raw_logs_become_evidence_replays_and_evidence_again() {
         "Your SSN on file is [REDACTED-SSN]; call 555-123-4567."
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_chat_model_replay_only_dry_runs_and_bad_input_changes_nothing() {
+    let (f, api) = fleet(None);
+    let fixtures = format!(
+        "{}/../services/materializer/fixtures",
+        env!("CARGO_MANIFEST_DIR")
+    );
+
+    // A local directory; each file's kind from its name.
+    let local = job(
+        &f,
+        "materializer",
+        &["run", "--input", &fixtures, "--index", "evidence"],
+    )
+    .await;
+    let r = ok(&local);
+    assert_eq!(total(r, "materialized"), 19);
+    assert_eq!(r["inputs"].as_array().unwrap().len(), 7);
+
+    // No chat server: replay says so and exits 2, unless --dry-run.
+    let no_chat = job(&f, "replay", &["run", "--prompt", "order 1182"]).await;
+    assert_eq!(no_chat.code, Some(2));
+    assert!(
+        no_chat.stderr.contains("no chat model is configured"),
+        "{}",
+        no_chat.stderr
+    );
+    let dry = job(
+        &f,
+        "replay",
+        &["run", "--prompt", "Where is order 1182?", "--dry-run"],
+    )
+    .await;
+    let d = ok(&dry);
+    let plan = &d["planned"][0];
+    assert_eq!(
+        plan["retrieved"].as_array().unwrap().len(),
+        4,
+        "k = 4 from the config"
+    );
+    assert!(
+        plan["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Where is order 1182?")
+    );
+    assert!(api.keys("replay_runs/").await.is_empty());
+    assert!(api.keys("raw/replay_run/").await.is_empty());
+
+    // A small budget drops the least relevant evidence, whole.
+    let tight = job(
+        &f,
+        "replay",
+        &[
+            "run",
+            "--prompt",
+            "Where is order 1182?",
+            "--dry-run",
+            "--budget-tokens",
+            "120",
+        ],
+    )
+    .await;
+    let t = ok(&tight);
+    let bundled = t["planned"][0]["bundled_ids"].as_array().unwrap();
+    let retrieved = t["planned"][0]["retrieved"].as_array().unwrap();
+    assert!(bundled.len() < retrieved.len(), "{t}");
+    for (b, r) in bundled.iter().zip(retrieved) {
+        assert_eq!(b, &r[0], "kept in relevance order");
+    }
+
+    // Bad tasks, a missing index, a bad prefix: clear errors, nothing written.
+    let bad = f.dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"id\":\"a\",\"prompt\":\"p\"}\n{\"id\":\"b\",\"prompt\":\"p\",\"validators\":[\"sparkles\"]}\n").unwrap();
+    let r = job(
+        &f,
+        "replay",
+        &["run", "--tasks", bad.to_str().unwrap(), "--dry-run"],
+    )
+    .await;
+    assert_eq!(r.code, Some(2));
+    assert!(
+        r.stderr
+            .contains("line 2: validators[0]: unknown validator 'sparkles'"),
+        "{}",
+        r.stderr
+    );
+    let r = job(
+        &f,
+        "replay",
+        &["run", "--prompt", "x", "--dry-run", "--index", "nope"],
+    )
+    .await;
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.stderr.contains("there is no vector index 'nope'"),
+        "{}",
+        r.stderr
+    );
+    let version = manifest_version(&api, "evidence").await;
+    let r = job(&f, "materializer", &["run", "--input", "raw/../etc"]).await;
+    assert_eq!(r.code, Some(1));
+    assert_eq!(r.json["status"], "failed");
+    assert!(
+        r.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("neither a local path nor a valid storage prefix")
+    );
+    assert_eq!(manifest_version(&api, "evidence").await, version);
+    let r = job(&f, "materializer", &["run", "--index", "bad name!"]).await;
+    assert_eq!(r.code, Some(2));
+}

@@ -404,6 +404,54 @@ async fn parallel_appends_lose_nothing() {
 }
 
 #[tokio::test]
+async fn appends_that_create_race_without_losing_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = storaged(dir.path()).await;
+    let api = Arc::new(Api::new(&catalogd(&s).await));
+    api.wait_ready().await;
+
+    // create without a schema is refused, and changes nothing.
+    let (st, e) = api
+        .post(
+            "/catalog/append",
+            json!({"name": "runs", "schema_fingerprint": "fp", "objects": [obj("a", 1)], "create": true}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{e}");
+    assert_eq!(
+        api.get("/catalog/manifest/runs").await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // Eight jobs append to a dataset none of them saw: one creates it, all land.
+    let n = 8;
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let api = api.clone();
+            tokio::spawn(async move {
+                let body = json!({"name": "runs", "schema_fingerprint": "fp", "schema": schema(),
+                    "objects": [obj(&format!("runs/{i}.parquet"), 1)], "create": true});
+                api.post("/catalog/append", body).await.0
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            StatusCode::CREATED => created += 1,
+            StatusCode::OK => {}
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(created, 1);
+    let (_, m) = api.get("/catalog/manifest/runs").await;
+    assert_eq!(m["objects"].as_array().unwrap().len(), n);
+    assert_eq!(m["row_count"], n);
+    assert_eq!(m["version"], n);
+    assert_eq!(m["schema"], schema());
+}
+
+#[tokio::test]
 async fn restart_loads_manifests_and_skips_corrupt_ones() {
     let dir = tempfile::tempdir().unwrap();
     let s = storaged(dir.path()).await;

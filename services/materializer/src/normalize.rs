@@ -113,8 +113,8 @@ fn plausible(t: OffsetDateTime) -> bool {
     (1990..=2200).contains(&y)
 }
 
-/// The finished row for `draft`.
-pub fn finish(origin: Origin<'_>, draft: Draft) -> Result<Evidence, Reject> {
+/// The finished row for `draft`, read from `line`.
+pub fn finish(origin: Origin<'_>, line: &Value, draft: Draft) -> Result<Evidence, Reject> {
     let ts = draft
         .ts
         .ok_or_else(|| Reject::new("missing_timestamp", "no timestamp in any known field"))?;
@@ -141,7 +141,7 @@ pub fn finish(origin: Origin<'_>, draft: Draft) -> Result<Evidence, Reject> {
     let tokens_estimated = pt.is_none() || ct.is_none();
     let est = |s: &str| i64::try_from(estimate_tokens(s)).unwrap_or(i64::MAX);
     Ok(Evidence {
-        evidence_id: evidence_id(origin.kind, &draft.source),
+        evidence_id: evidence_id(origin.kind, draft.source.as_ref().unwrap_or(line)),
         kind: origin.kind.to_owned(),
         source_key: origin.source_key.to_owned(),
         source_line: origin.line,
@@ -218,7 +218,7 @@ mod tests {
 
     fn draft() -> Draft {
         Draft {
-            source: json!({"x": 1}),
+            source: None,
             ts: parse_ts(&json!("2026-11-21T10:00:00Z")),
             prompt: "  my ssn is 123-45-6789,\r\n\r\n\r\n call 555-123-4567 on 2026-11-21 ".into(),
             response: "ok".into(),
@@ -240,7 +240,7 @@ mod tests {
         let mut d = draft();
         d.metadata
             .insert("note".into(), json!(["also 987-65-4321"]));
-        let e = finish(origin(), d).unwrap();
+        let e = finish(origin(), &json!({"x": 1}), d).unwrap();
         assert_eq!(
             e.prompt,
             "my ssn is [REDACTED-SSN],\n\ncall 555-123-4567 on 2026-11-21"
@@ -252,13 +252,13 @@ mod tests {
 
     #[test]
     fn missing_usage_is_estimated_and_flagged() {
-        let e = finish(origin(), draft()).unwrap();
+        let e = finish(origin(), &json!({"x": 1}), draft()).unwrap();
         assert!(e.tokens_estimated);
         assert_eq!(e.completion_tokens, 1);
         let mut d = draft();
         d.prompt_tokens = Some(12);
         d.completion_tokens = Some(3);
-        let e = finish(origin(), d).unwrap();
+        let e = finish(origin(), &json!({"x": 1}), d).unwrap();
         assert!(!e.tokens_estimated);
         assert_eq!((e.prompt_tokens, e.completion_tokens), (12, 3));
     }
@@ -267,13 +267,22 @@ mod tests {
     fn bad_drafts_are_rejected_with_a_reason() {
         let mut d = draft();
         d.ts = None;
-        assert_eq!(finish(origin(), d).unwrap_err().reason, "missing_timestamp");
+        assert_eq!(
+            finish(origin(), &json!({"x": 1}), d).unwrap_err().reason,
+            "missing_timestamp"
+        );
         let mut d = draft();
         d.ts = parse_ts(&json!(1));
         assert!(d.ts.is_some());
-        assert_eq!(finish(origin(), d).unwrap_err().reason, "bad_timestamp");
+        assert_eq!(
+            finish(origin(), &json!({"x": 1}), d).unwrap_err().reason,
+            "bad_timestamp"
+        );
         let mut d = draft();
         d.completion_tokens = Some(-1);
-        assert_eq!(finish(origin(), d).unwrap_err().reason, "bad_usage");
+        assert_eq!(
+            finish(origin(), &json!({"x": 1}), d).unwrap_err().reason,
+            "bad_usage"
+        );
     }
 }

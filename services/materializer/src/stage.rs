@@ -17,11 +17,99 @@ use crate::known::{self, Id};
 use crate::normalize::{Origin, day_string, finish};
 use crate::receipt::{InputReport, KindStats, MAX_LISTED_REJECTIONS, Rejection};
 use crate::record::{ARROW_SCHEMA, Evidence, to_batch};
-use crate::transforms::{Reject, lookup};
+use crate::transforms::{Reject, Transform, lookup};
 use lakehouse_jobs::progress::Progress;
 
 /// Bytes of text one object holds at most (compressed, it stays far under storaged's cap).
 const MAX_OBJECT_TEXT_BYTES: usize = 128 << 20;
+
+/// Lines transformed together, spread over the cores.
+const BATCH_LINES: usize = 4096;
+
+/// What one line gave.
+enum Line {
+    /// Nothing (an empty line).
+    Blank,
+    /// Its rows (an OTLP line can give several; all or none).
+    Rows(Vec<Evidence>),
+    /// Why it was not materialized.
+    Rejected(Reject),
+}
+
+struct LineContext<'a> {
+    transform: &'static dyn Transform,
+    kind: &'static str,
+    source: &'a str,
+}
+
+impl LineContext<'_> {
+    fn line(&self, run: &str, n: u64, line: Option<&[u8]>) -> Line {
+        let Some(line) = line else {
+            return Line::Rejected(Reject::new(
+                "line_too_long",
+                format!("over {} bytes", crate::inputs::MAX_LINE_BYTES),
+            ));
+        };
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Line::Blank;
+        }
+        let value: serde_json::Value = match serde_json::from_slice(line) {
+            Ok(v) => v,
+            Err(e) => return Line::Rejected(Reject::new("invalid_json", e.to_string())),
+        };
+        let drafts = match self.transform.apply(&value) {
+            Ok(d) => d,
+            Err(r) => return Line::Rejected(r),
+        };
+        let origin = Origin {
+            kind: self.kind,
+            source_key: self.source,
+            line: n as i64,
+            run,
+        };
+        match drafts
+            .into_iter()
+            .map(|d| finish(origin, &value, d))
+            .collect()
+        {
+            Ok(rows) => Line::Rows(rows),
+            Err(r) => Line::Rejected(r),
+        }
+    }
+}
+
+/// `f` over `items` on every core, results in order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<(u64, R)>
+where
+    T: HasLine,
+{
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if workers < 2 || items.len() < 64 {
+        return items.iter().map(|t| (t.line_no(), f(t))).collect();
+    }
+    let chunk = items.len().div_ceil(workers);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| s.spawn(|| c.iter().map(|t| (t.line_no(), f(t))).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// Items that know their line number.
+trait HasLine {
+    fn line_no(&self) -> u64;
+}
+
+impl HasLine for (u64, Option<Vec<u8>>) {
+    fn line_no(&self) -> u64 {
+        self.0
+    }
+}
 
 /// One staged evidence object.
 #[derive(Debug, Clone)]
@@ -122,7 +210,8 @@ impl Processor {
         }
     }
 
-    /// Reads one file of `kind`; its report.
+    /// Reads one file of `kind`; its report. Lines are parsed and transformed in parallel,
+    /// in batches of [`BATCH_LINES`]; counting, dedup and staging stay in line order.
     pub fn process(
         &mut self,
         reader: impl std::io::BufRead,
@@ -142,63 +231,59 @@ impl Processor {
             error: None,
         };
         let mut failure: Option<String> = None;
+        let mut batch: Vec<(u64, Option<Vec<u8>>)> = Vec::with_capacity(BATCH_LINES);
+        let ctx = LineContext {
+            transform,
+            kind,
+            source,
+        };
         let stats: FileStats = each_line(reader, |n, line| {
             if failure.is_some() {
                 return;
             }
-            let Some(line) = line else {
-                report.rejected += 1;
-                self.kinds.entry(kind.to_owned()).or_default().read += 1;
-                self.reject(
-                    source,
-                    n,
-                    kind,
-                    Reject::new(
-                        "line_too_long",
-                        format!("over {} bytes", crate::inputs::MAX_LINE_BYTES),
-                    ),
-                );
-                return;
-            };
-            if line.iter().all(u8::is_ascii_whitespace) {
-                return;
+            batch.push((n, line.map(<[u8]>::to_vec)));
+            if batch.len() >= BATCH_LINES
+                && let Err(e) = self.apply(&ctx, &mut batch, &mut report)
+            {
+                failure = Some(e);
             }
+        })
+        .map_err(|e| format!("{source}: {e}"))?;
+        if failure.is_none() {
+            self.apply(&ctx, &mut batch, &mut report)?;
+        }
+        if let Some(f) = failure {
+            return Err(f);
+        }
+        report.sha256 = stats.sha256;
+        report.bytes = stats.bytes;
+        report.lines = stats.lines;
+        Ok(report)
+    }
+
+    fn apply(
+        &mut self,
+        ctx: &LineContext<'_>,
+        batch: &mut Vec<(u64, Option<Vec<u8>>)>,
+        report: &mut InputReport,
+    ) -> Result<(), String> {
+        let run = self.run_id.clone();
+        let results = parallel_map(batch, |(n, line)| ctx.line(&run, *n, line.as_deref()));
+        batch.clear();
+        let kind = ctx.kind;
+        for (n, outcome) in results {
+            let rows = match outcome {
+                Line::Blank => continue,
+                Line::Rejected(r) => {
+                    self.kinds.entry(kind.to_owned()).or_default().read += 1;
+                    report.rejected += 1;
+                    self.reject(ctx.source, n, kind, r);
+                    continue;
+                }
+                Line::Rows(rows) => rows,
+            };
             self.lines += 1;
             self.kinds.entry(kind.to_owned()).or_default().read += 1;
-            let value: serde_json::Value = match serde_json::from_slice(line) {
-                Ok(v) => v,
-                Err(e) => {
-                    report.rejected += 1;
-                    self.reject(source, n, kind, Reject::new("invalid_json", e.to_string()));
-                    return;
-                }
-            };
-            let drafts = match transform.apply(&value) {
-                Ok(d) => d,
-                Err(r) => {
-                    report.rejected += 1;
-                    self.reject(source, n, kind, r);
-                    return;
-                }
-            };
-            let origin = Origin {
-                kind,
-                source_key: source,
-                line: n as i64,
-                run: &self.run_id,
-            };
-            // A line's rows go in together or not at all.
-            let mut rows = Vec::with_capacity(drafts.len());
-            for d in drafts {
-                match finish(origin, d) {
-                    Ok(e) => rows.push(e),
-                    Err(r) => {
-                        report.rejected += 1;
-                        self.reject(source, n, kind, r);
-                        return;
-                    }
-                }
-            }
             for e in rows {
                 let Some(id) = id_bytes(&e.evidence_id) else {
                     continue;
@@ -212,25 +297,15 @@ impl Processor {
                 self.new += 1;
                 self.kinds.entry(kind.to_owned()).or_default().materialized += 1;
                 self.redactions += e.redactions as u64;
-                if let Err(msg) = self.push(e) {
-                    failure = Some(msg);
-                    return;
-                }
+                self.push(e)?;
             }
-            let (lines, new) = (self.lines, self.new);
-            let rate = self.progress.rate(lines);
-            self.progress.tick(|| {
-                format!("materializer: {lines} lines read, {new} new rows, {rate:.0} lines/s")
-            });
-        })
-        .map_err(|e| format!("{source}: {e}"))?;
-        if let Some(f) = failure {
-            return Err(f);
         }
-        report.sha256 = stats.sha256;
-        report.bytes = stats.bytes;
-        report.lines = stats.lines;
-        Ok(report)
+        let (lines, new) = (self.lines, self.new);
+        let rate = self.progress.rate(lines);
+        self.progress.tick(|| {
+            format!("materializer: {lines} lines read, {new} new rows, {rate:.0} lines/s")
+        });
+        Ok(())
     }
 
     fn push(&mut self, e: Evidence) -> Result<(), String> {

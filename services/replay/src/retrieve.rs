@@ -69,9 +69,25 @@ pub async fn retrieve(
         .map(|h| literal(&h.id))
         .collect::<Vec<_>>()
         .join(", ");
+    // The hits' `day` metadata lets DuckDB skip every object of other days (one day per
+    // object, so its row-group statistics rule it out) instead of scanning the whole set.
+    let mut days: Vec<String> = hits
+        .iter()
+        .filter_map(|h| h.metadata.get("day").and_then(Value::as_str))
+        .filter(|d| d.len() == 10 && d.bytes().all(|b| b.is_ascii_digit() || b == b'-'))
+        .map(|d| format!("DATE {}", literal(d)))
+        .collect();
+    days.sort();
+    days.dedup();
+    let every_hit_has_a_day = hits.iter().all(|h| h.metadata.contains_key("day"));
+    let day_filter = if every_hit_has_a_day && !days.is_empty() {
+        format!(" AND day IN ({})", days.join(", "))
+    } else {
+        String::new()
+    };
     let sql = format!(
         "SELECT evidence_id, kind, CAST(day AS VARCHAR) AS day, model, task, prompt, response \
-         FROM evidence WHERE evidence_id IN ({ids})"
+         FROM evidence WHERE evidence_id IN ({ids}){day_filter}"
     );
     let res = gw
         .sql

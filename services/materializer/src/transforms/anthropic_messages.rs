@@ -121,7 +121,7 @@ impl Transform for AnthropicMessages {
             request.get("max_tokens").cloned(),
         );
         Ok(vec![Draft {
-            source: v.clone(),
+            source: None,
             run_id: string(v, &["run_id", "trace_id", "metadata.run_id", "id"])
                 .or_else(|| response.and_then(|r| string(r, &["id"]))),
             ts: timestamp(

@@ -20,8 +20,9 @@ use time::OffsetDateTime;
 /// A row before normalisation.
 #[derive(Debug, Clone, Default)]
 pub struct Draft {
-    /// The source record the id is computed from (the whole line, or one span of it).
-    pub source: Value,
+    /// The source record the id is computed from when it is part of the line (one span of
+    /// an OTLP batch); `None`: the whole line.
+    pub source: Option<Value>,
     /// The source's run, trace or request id.
     pub run_id: Option<String>,
     /// When it happened.

@@ -148,7 +148,7 @@ impl Transform for OpenAiChat {
             metadata.insert("messages".into(), json!(n));
         }
         Ok(vec![Draft {
-            source: v.clone(),
+            source: None,
             run_id: string(
                 v,
                 &[

@@ -242,7 +242,7 @@ fn span_draft(span: &Value, resource: &Map<String, Value>) -> Option<Draft> {
         tags.push(format!("operation:{op}"));
     }
     Some(Draft {
-        source: span.clone(),
+        source: Some(span.clone()),
         run_id: span
             .get("traceId")
             .and_then(Value::as_str)

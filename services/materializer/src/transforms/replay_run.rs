@@ -49,7 +49,7 @@ impl Transform for ReplayRun {
         }
         let verdict = string(v, &["verdict"]).unwrap_or_else(|| "unknown".into());
         Ok(vec![Draft {
-            source: v.clone(),
+            source: None,
             run_id: string(v, &["run_id"]),
             ts: timestamp(v, &["ts"]),
             model: string(v, &["model"]),

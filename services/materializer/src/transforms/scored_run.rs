@@ -42,7 +42,7 @@ impl Transform for ScoredRun {
             put(&mut metadata, k, v.get(k).cloned());
         }
         Ok(vec![Draft {
-            source: v.clone(),
+            source: None,
             run_id: string(v, &["run_id", "eval_run_id", "trace_id"]),
             ts: timestamp(v, &["ts", "timestamp", "created_at", "scored_at"]),
             model: string(v, &["model"]),

@@ -45,7 +45,7 @@ impl Transform for ToolCall {
         let mut t = tags(v, &["tags", "metadata.tags"]);
         t.push(format!("tool:{tool}"));
         Ok(vec![Draft {
-            source: v.clone(),
+            source: None,
             run_id: string(v, &["run_id", "trace_id", "session_id"]),
             ts: timestamp(
                 v,

@@ -42,7 +42,7 @@ impl Transform for Validation {
         let mut t = tags(v, &["tags"]);
         t.push(format!("validator:{validator}"));
         Ok(vec![Draft {
-            source: v.clone(),
+            source: None,
             run_id: string(v, &["run_id", "trace_id"]),
             ts: timestamp(v, &["ts", "timestamp", "checked_at", "created_at"]),
             model: string(v, &["model"]),

@@ -111,7 +111,7 @@ mod tests {
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.parquet");
-        let size = write_parquet(&path, &schema, &[batch.clone()]).unwrap();
+        let size = write_parquet(&path, &schema, std::slice::from_ref(&batch)).unwrap();
         assert_eq!(size, std::fs::metadata(&path).unwrap().len());
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
             std::fs::File::open(&path).unwrap(),

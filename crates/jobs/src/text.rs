@@ -52,11 +52,7 @@ fn is_normal(s: &str) -> bool {
     let mut newlines = 0;
     for (i, &c) in b.iter().enumerate() {
         match c {
-            b' ' => {
-                if prev == b' ' || prev == b'\n' {
-                    return false;
-                }
-            }
+            b' ' if prev == b' ' || prev == b'\n' => return false,
             b'\n' => {
                 if prev == b' ' {
                     return false;

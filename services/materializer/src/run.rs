@@ -55,15 +55,15 @@ pub async fn run(ctx: &JobContext, opts: &Options) -> Receipt {
             receipt.error = Some(e);
         }
     }
-    if !opts.dry_run {
-        if let Err(e) = store_receipt(ctx, &receipt).await {
-            receipt.status = "failed".into();
-            let msg = format!("cannot store the receipt: {e}");
-            receipt.error = Some(match receipt.error.take() {
-                Some(first) => format!("{first}; {msg}"),
-                None => msg,
-            });
-        }
+    if !opts.dry_run
+        && let Err(e) = store_receipt(ctx, &receipt).await
+    {
+        receipt.status = "failed".into();
+        let msg = format!("cannot store the receipt: {e}");
+        receipt.error = Some(match receipt.error.take() {
+            Some(first) => format!("{first}; {msg}"),
+            None => msg,
+        });
     }
     receipt
 }

@@ -79,10 +79,10 @@ impl LineContext<'_> {
 }
 
 /// `f` over `items` on every core, results in order.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<(u64, R)>
-where
-    T: HasLine,
-{
+fn parallel_map<T: HasLine + Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<(u64, R)> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     if workers < 2 || items.len() < 64 {
         return items.iter().map(|t| (t.line_no(), f(t))).collect();

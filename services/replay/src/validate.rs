@@ -128,24 +128,24 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn v(j: Value) -> Validator {
-        Validator::parse(&j).unwrap()
+    fn v(j: &Value) -> Validator {
+        Validator::parse(j).unwrap()
     }
 
     #[test]
     fn each_validator_passes_and_fails() {
         assert_eq!(
-            v(json!("non_empty")).check("  \n"),
+            v(&json!("non_empty")).check("  \n"),
             Some("non_empty: the answer is empty".into())
         );
-        assert_eq!(v(json!("non_empty")).check("x"), None);
-        let sms = v(json!({"max_chars": 160}));
+        assert_eq!(v(&json!("non_empty")).check("x"), None);
+        let sms = v(&json!({"max_chars": 160}));
         assert_eq!(sms.check(&"é".repeat(160)), None);
         assert_eq!(
             sms.check(&"a".repeat(161)),
             Some("max_chars: 161 > 160".into())
         );
-        let j = v(json!({"json": {"required": ["id", "status"]}}));
+        let j = v(&json!({"json": {"required": ["id", "status"]}}));
         assert_eq!(j.check(r#"{"id":1,"status":"shipped"}"#), None);
         assert_eq!(j.check("```json\n{\"id\":1,\"status\":\"x\"}\n```"), None);
         assert_eq!(
@@ -157,15 +157,15 @@ mod tests {
                 .unwrap()
                 .starts_with("json: not valid JSON")
         );
-        assert_eq!(v(json!("json")).check("[1,2]"), None);
-        let re = v(json!({"regex": "^\\d{4}$"}));
+        assert_eq!(v(&json!("json")).check("[1,2]"), None);
+        let re = v(&json!({"regex": "^\\d{4}$"}));
         assert_eq!(re.check("2026"), None);
         assert!(re.check("year 2026").is_some());
     }
 
     #[test]
     fn no_pii_catches_ssns_but_not_phone_numbers() {
-        let p = v(json!("no_pii"));
+        let p = v(&json!("no_pii"));
         assert_eq!(
             p.check("Call 555-123-4567 or (555) 123-4567 before 2026-12-01."),
             None
@@ -179,9 +179,9 @@ mod tests {
     #[test]
     fn all_failures_are_reported() {
         let vs = [
-            v(json!("non_empty")),
-            v(json!({"max_chars": 3})),
-            v(json!("no_pii")),
+            v(&json!("non_empty")),
+            v(&json!({"max_chars": 3})),
+            v(&json!("no_pii")),
         ];
         assert_eq!(run_all(&vs, "123-45-6789").len(), 2);
     }

@@ -36,7 +36,7 @@ impl Transform for Validation {
         let mut metadata = object(v, &["metadata"]);
         metadata.insert("validator".into(), validator.clone().into());
         if !failures.is_empty() {
-            metadata.insert("failures".into(), failures.clone().into());
+            metadata.insert("failures".into(), failures.into());
         }
         put(&mut metadata, "expected", first(v, &["expected"]).cloned());
         let mut t = tags(v, &["tags"]);

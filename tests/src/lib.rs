@@ -252,6 +252,30 @@ impl Fleet {
         self.start(&names);
     }
 
+    /// Appends `text` (whole sections) to the config file; call before starting anything.
+    pub fn append_config(&self, text: &str) {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.config)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+
+    /// `[materializer]` and `[replay]` sections pointing at this fleet's gateway, with their
+    /// scratch directories inside the fleet's, plus extra lines for each section.
+    pub fn jobs_config(&self, materializer: &str, replay: &str) -> String {
+        let tmp = self.dir.path().join("jobs-tmp");
+        format!(
+            "[materializer]\ngateway_url = \"{gw}\"\ntmp_dir = {m:?}\n{materializer}\
+             [replay]\ngateway_url = \"{gw}\"\ntmp_dir = {r:?}\n{replay}",
+            gw = self.url("gateway"),
+            m = tmp.join("m").to_str().unwrap(),
+            r = tmp.join("r").to_str().unwrap(),
+        )
+    }
+
     /// The process of server `name`.
     pub fn proc(&mut self, name: &str) -> &mut Proc {
         &mut self.procs.iter_mut().find(|(n, _)| *n == name).unwrap().1
@@ -330,6 +354,20 @@ pub struct JobRun {
     pub stdout: String,
     /// stderr.
     pub stderr: String,
+}
+
+impl JobRun {
+    /// The JSON answer of a run that must have exited 0.
+    pub fn ok(&self) -> &serde_json::Value {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "stdout {}\nstderr {}",
+            self.stdout,
+            self.stderr
+        );
+        &self.json
+    }
 }
 
 /// Runs batch binary `name` (materializer, replay) with `args` against `fleet`'s config, in

@@ -7,7 +7,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
 use lakehouse_e2e::api::Api;
 use lakehouse_e2e::fake_chat::FakeChat;
@@ -34,36 +33,25 @@ const KINDS: [&str; 7] = [
     "validation",
 ];
 
-/// A fleet whose jobs use the hash embedder and `chat_url` (if any), with fast chat retries.
+/// A fleet whose jobs use the hash embedder and `chat_url` (if any), with fast chat retries
+/// and at most 3 rows per evidence object.
 fn fleet(chat_url: Option<&str>) -> (Fleet, Api) {
     let mut f = Fleet::with(Some(TOKEN), Storage::Fs, &[], "");
-    let gw = f.url("gateway");
-    let tmp = f.dir.path().join("jobs-tmp");
     let chat = chat_url
         .map(|u| format!("url = \"{u}\"\nmodel = \"fake-model\"\n"))
         .unwrap_or_default();
-    let extra = format!(
+    let jobs = f.jobs_config("max_rows_per_object = 3\n", "k = 4\n");
+    f.append_config(&format!(
         "[embed]\nprovider = \"hash\"\ndimension = 256\n\
-         [chat]\n{chat}timeout_ms = 800\nattempts = 2\n\
-         [materializer]\ngateway_url = \"{gw}\"\ntmp_dir = {m:?}\nmax_rows_per_object = 3\n\
-         [replay]\ngateway_url = \"{gw}\"\ntmp_dir = {r:?}\nk = 4\n",
-        m = tmp.join("m").to_str().unwrap(),
-        r = tmp.join("r").to_str().unwrap(),
-    );
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(&f.config)
-        .unwrap()
-        .write_all(extra.as_bytes())
-        .unwrap();
+         [chat]\n{chat}timeout_ms = 800\nattempts = 2\n{jobs}"
+    ));
     f.start(&lakehouse_e2e::SERVERS);
-    let api = Api::new(&gw, TOKEN);
+    let api = Api::new(&f.url("gateway"), TOKEN);
     (f, api)
 }
 
 fn ok(r: &JobRun) -> &Value {
-    assert_eq!(r.code, Some(0), "stdout {}\nstderr {}", r.stdout, r.stderr);
-    &r.json
+    r.ok()
 }
 
 fn kind_counts(receipt: &Value, field: &str) -> BTreeMap<String, u64> {

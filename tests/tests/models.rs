@@ -7,8 +7,6 @@
 // Test support: a failed setup step should stop the test loudly.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-
 use lakehouse_e2e::api::Api;
 use lakehouse_e2e::{Fleet, JobRun, Storage, job};
 use serde_json::{Value, json};
@@ -23,29 +21,14 @@ fn need(var: &str) -> String {
 
 fn fleet(embed: &str, chat: &str) -> (Fleet, Api) {
     let mut f = Fleet::with(Some(TOKEN), Storage::Fs, &[], "");
-    let gw = f.url("gateway");
-    let tmp = f.dir.path().join("jobs-tmp");
-    let extra = format!(
-        "{embed}{chat}\
-         [materializer]\ngateway_url = \"{gw}\"\ntmp_dir = {m:?}\n\
-         [replay]\ngateway_url = \"{gw}\"\ntmp_dir = {r:?}\nk = 3\n",
-        m = tmp.join("m").to_str().unwrap(),
-        r = tmp.join("r").to_str().unwrap(),
-    );
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(&f.config)
-        .unwrap()
-        .write_all(extra.as_bytes())
-        .unwrap();
+    f.append_config(&format!("{embed}{chat}{}", f.jobs_config("", "k = 3\n")));
     f.start(&lakehouse_e2e::SERVERS);
-    let api = Api::new(&gw, TOKEN);
+    let api = Api::new(&f.url("gateway"), TOKEN);
     (f, api)
 }
 
 fn ok(r: &JobRun) -> &Value {
-    assert_eq!(r.code, Some(0), "stdout {}\nstderr {}", r.stdout, r.stderr);
-    &r.json
+    r.ok()
 }
 
 fn scored(task: &str, text: &str) -> String {

@@ -89,20 +89,51 @@ fn non_loopback_bind_without_token_refuses_to_start() {
 }
 
 #[test]
-fn batch_jobs_say_they_are_not_implemented() {
+fn batch_jobs_refuse_bad_config_naming_the_key() {
+    let run = |job: &str, config: &str, args: &[&str]| {
+        let out = std::process::Command::new(lakehouse_e2e::bin(job))
+            .args(["--config", config, "run"])
+            .args(args)
+            .env_remove("LAKEHOUSE_AUTH_TOKEN")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (job, text, needle) in [
+        (
+            "materializer",
+            "[embed]\nprovider = \"magic\"\n",
+            "embed.provider",
+        ),
+        (
+            "materializer",
+            "[materializer]\nmax_rows_per_object = 0\n",
+            "materializer.max_rows_per_object",
+        ),
+        ("replay", "[replay]\nk = 0\n", "replay.k"),
+        ("replay", "[chat]\nurl = \"nope\"\n", "chat.url"),
+        ("replay", "[replay]\nsystem = \"x\"\n", "system"),
+    ] {
+        let cfg = dir.path().join("c.toml");
+        std::fs::write(&cfg, text).unwrap();
+        let (code, stderr) = run(
+            job,
+            cfg.to_str().unwrap(),
+            &["--prompt", "x", "--dry-run"][..if job == "replay" { 3 } else { 0 }],
+        );
+        assert_eq!(code, Some(2), "{job} {text}: {stderr}");
+        assert!(stderr.contains(needle), "{job} {text}: {stderr}");
+    }
+    // The shipped config loads; without a chat model, replay says so before calling anything.
     // Read at run time: the target directory is shared with other checkouts, whose builds of
     // this test would carry their own path if it were compiled in.
     let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap();
-    let config = format!("{manifest}/../lakehouse.toml");
-    for job in ["materializer", "replay"] {
-        let out = std::process::Command::new(lakehouse_e2e::bin(job))
-            .args(["--config", &config, "run"])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{job}");
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("not yet implemented"),
-            "{job}"
-        );
-    }
+    let shipped = format!("{manifest}/../lakehouse.toml");
+    let (code, stderr) = run("replay", &shipped, &["--prompt", "x"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("no chat model is configured"), "{stderr}");
 }

@@ -78,14 +78,15 @@ impl LineContext<'_> {
     }
 }
 
-/// `f` over `items` on every core, results in order.
+/// `f` over `items` on every core, results in order; `None` if a worker panicked (a bug:
+/// the run then fails instead of losing the worker's lines).
 fn parallel_map<T: HasLine + Sync, R: Send>(
     items: &[T],
     f: impl Fn(&T) -> R + Sync,
-) -> Vec<(u64, R)> {
+) -> Option<Vec<(u64, R)>> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     if workers < 2 || items.len() < 64 {
-        return items.iter().map(|t| (t.line_no(), f(t))).collect();
+        return Some(items.iter().map(|t| (t.line_no(), f(t))).collect());
     }
     let chunk = items.len().div_ceil(workers);
     std::thread::scope(|s| {
@@ -93,10 +94,11 @@ fn parallel_map<T: HasLine + Sync, R: Send>(
             .chunks(chunk)
             .map(|c| s.spawn(|| c.iter().map(|t| (t.line_no(), f(t))).collect::<Vec<_>>()))
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+        let mut out = Vec::with_capacity(items.len());
+        for h in handles {
+            out.extend(h.join().ok()?);
+        }
+        Some(out)
     })
 }
 
@@ -268,7 +270,14 @@ impl Processor {
         report: &mut InputReport,
     ) -> Result<(), String> {
         let run = self.run_id.clone();
-        let results = parallel_map(batch, |(n, line)| ctx.line(&run, *n, line.as_deref()));
+        let first = batch.first().map_or(0, |b| b.0);
+        let results = parallel_map(batch, |(n, line)| ctx.line(&run, *n, line.as_deref()))
+            .ok_or_else(|| {
+                format!(
+                    "{}: transforming the lines from {first} on failed (a bug; nothing was published)",
+                    ctx.source
+                )
+            })?;
         batch.clear();
         let kind = ctx.kind;
         for (n, outcome) in results {

@@ -63,7 +63,8 @@ fn parse_text(s: &str) -> Option<OffsetDateTime> {
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
         return Some(t.to_offset(time::UtcOffset::UTC));
     }
-    if s.len() < 19 || !s.is_char_boundary(10) {
+    // Slicing below needs the date and time part to be ASCII.
+    if s.len() < 19 || !s.as_bytes()[..19].is_ascii() {
         return None;
     }
     let mut fixed = String::with_capacity(s.len() + 1);
@@ -205,6 +206,9 @@ mod tests {
             json!(null),
             json!(-5),
             json!("2026-13-40T00:00:00Z"),
+            json!("2026-11-2é 10:15:02"),
+            json!("2026-11-21 10:1é:02"),
+            json!("2026-11-21 10:15:02é"),
         ] {
             assert_eq!(parse_ts(&bad), None, "{bad}");
         }

@@ -50,10 +50,6 @@ fn fleet(chat_url: Option<&str>) -> (Fleet, Api) {
     (f, api)
 }
 
-fn ok(r: &JobRun) -> &Value {
-    r.ok()
-}
-
 fn kind_counts(receipt: &Value, field: &str) -> BTreeMap<String, u64> {
     receipt["kinds"]
         .as_object()
@@ -98,7 +94,7 @@ async fn raw_logs_become_evidence_replays_and_evidence_again() {
     api.put("raw/unknown_kind/x.jsonl", "{}\n").await;
 
     let first = job(&f, "materializer", &["run", "--index", "evidence"]).await;
-    let r = ok(&first);
+    let r = JobRun::ok(&first);
     assert_eq!(r["status"], "ok");
     let read = kind_counts(r, "read");
     assert_eq!(read["openai_chat"], 7);
@@ -208,7 +204,7 @@ async fn raw_logs_become_evidence_replays_and_evidence_again() {
 
     // Twice: nothing new, no object, no manifest change.
     let again = job(&f, "materializer", &["run", "--index", "evidence"]).await;
-    let r2 = ok(&again);
+    let r2 = JobRun::ok(&again);
     assert_eq!(total(r2, "materialized"), 0);
     assert_eq!(total(r2, "duplicate"), 20);
     assert_eq!(r2["outputs"], json!([]));
@@ -222,7 +218,7 @@ async fn raw_logs_become_evidence_replays_and_evidence_again() {
     tools.push('\n');
     api.put("raw/tool_call/fixture.jsonl", tools.clone()).await;
     let third = job(&f, "materializer", &["run"]).await;
-    let r3 = ok(&third);
+    let r3 = JobRun::ok(&third);
     assert_eq!(total(r3, "materialized"), 1);
     assert_eq!(kind_counts(r3, "materialized")["tool_call"], 1);
     assert_eq!(manifest_version(&api, "evidence").await, version + 1);
@@ -235,7 +231,7 @@ async fn raw_logs_become_evidence_replays_and_evidence_again() {
     let receipts = api.keys("_receipts/materializer/").await;
     let keys = api.keys("evidence/").await;
     let dry = job(&f, "materializer", &["run", "--dry-run"]).await;
-    let d = ok(&dry);
+    let d = JobRun::ok(&dry);
     assert_eq!(d["status"], "dry_run");
     assert_eq!(d["outputs"].as_array().unwrap().len(), 1);
     assert_eq!(api.keys("evidence/").await, keys);
@@ -261,7 +257,7 @@ async fn raw_logs_become_evidence_replays_and_evidence_again() {
     )
     .unwrap();
     let rep = job(&f, "replay", &["run", "--tasks", tasks.to_str().unwrap()]).await;
-    let o = ok(&rep);
+    let o = JobRun::ok(&rep);
     let rows = o["rows"].as_array().unwrap();
     let by_task: BTreeMap<&str, &Value> = rows
         .iter()
@@ -350,7 +346,7 @@ async fn raw_logs_become_evidence_replays_and_evidence_again() {
 
     // The replay rows come back as evidence (and the SSN in a model's answer is redacted).
     let back = job(&f, "materializer", &["run"]).await;
-    let b = ok(&back);
+    let b = JobRun::ok(&back);
     assert_eq!(kind_counts(b, "materialized")["replay_run"], 8);
     assert_eq!(
         count(&api, "SELECT count(*) AS n FROM evidence WHERE kind = 'replay_run' AND tags = ['replay'] AND task IS NOT NULL").await,
@@ -382,7 +378,7 @@ async fn without_a_chat_model_replay_only_dry_runs_and_bad_input_changes_nothing
         &["run", "--input", &fixtures, "--index", "evidence"],
     )
     .await;
-    let r = ok(&local);
+    let r = JobRun::ok(&local);
     assert_eq!(total(r, "materialized"), 19);
     assert_eq!(r["inputs"].as_array().unwrap().len(), 7);
 
@@ -400,7 +396,7 @@ async fn without_a_chat_model_replay_only_dry_runs_and_bad_input_changes_nothing
         &["run", "--prompt", "Where is order 1182?", "--dry-run"],
     )
     .await;
-    let d = ok(&dry);
+    let d = JobRun::ok(&dry);
     let plan = &d["planned"][0];
     assert_eq!(
         plan["retrieved"].as_array().unwrap().len(),
@@ -430,7 +426,7 @@ async fn without_a_chat_model_replay_only_dry_runs_and_bad_input_changes_nothing
         ],
     )
     .await;
-    let t = ok(&tight);
+    let t = JobRun::ok(&tight);
     let bundled = t["planned"][0]["bundled_ids"].as_array().unwrap();
     let retrieved = t["planned"][0]["retrieved"].as_array().unwrap();
     assert!(bundled.len() < retrieved.len(), "{t}");

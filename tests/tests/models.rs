@@ -9,7 +9,7 @@
 
 use lakehouse_e2e::api::Api;
 use lakehouse_e2e::{Fleet, JobRun, Storage, job};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const TOKEN: &str = "models-token";
 
@@ -25,10 +25,6 @@ fn fleet(embed: &str, chat: &str) -> (Fleet, Api) {
     f.start(&lakehouse_e2e::SERVERS);
     let api = Api::new(&f.url("gateway"), TOKEN);
     (f, api)
-}
-
-fn ok(r: &JobRun) -> &Value {
-    r.ok()
 }
 
 fn scored(task: &str, text: &str) -> String {
@@ -58,7 +54,7 @@ async fn openai_embeddings_rank_meaning_not_shared_words() {
     .concat();
     api.put("raw/scored_run/sem.jsonl", raw).await;
     let m = job(&f, "materializer", &["run", "--index", "sem"]).await;
-    let r = ok(&m);
+    let r = JobRun::ok(&m);
     assert_eq!(r["index"]["upserted"], 5, "{r}");
     assert_eq!(r["index"]["provider"], "openai");
     assert_eq!(r["index"]["dimension"], 384);
@@ -78,7 +74,7 @@ async fn openai_embeddings_rank_meaning_not_shared_words() {
         ],
     )
     .await;
-    let d = ok(&dry);
+    let d = JobRun::ok(&dry);
     let first = d["planned"][0]["retrieved"][0][0]
         .as_str()
         .unwrap()
@@ -119,12 +115,14 @@ async fn replay_against_a_real_chat_model() {
         "{}/../services/materializer/fixtures",
         env!("CARGO_MANIFEST_DIR")
     );
-    ok(&job(
-        &f,
-        "materializer",
-        &["run", "--input", &fixtures, "--index", "evidence"],
-    )
-    .await);
+    JobRun::ok(
+        &job(
+            &f,
+            "materializer",
+            &["run", "--input", &fixtures, "--index", "evidence"],
+        )
+        .await,
+    );
     let tasks = f.dir.path().join("tasks.jsonl");
     std::fs::write(
         &tasks,
@@ -138,7 +136,7 @@ async fn replay_against_a_real_chat_model() {
     )
     .unwrap();
     let r = job(&f, "replay", &["run", "--tasks", tasks.to_str().unwrap()]).await;
-    let o = ok(&r);
+    let o = JobRun::ok(&r);
     let rows = o["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
     for row in rows {

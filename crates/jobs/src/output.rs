@@ -39,6 +39,16 @@ pub fn write_parquet(
     Ok(size)
 }
 
+/// `YYYY-MM-DD`: the day partition of a key (`…/day=2026-11-21/…`).
+pub fn day_partition(d: time::Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// Arrow's `Date32`: days since 1970-01-01.
+pub fn date32(d: time::Date) -> i32 {
+    d.to_julian_day() - 2_440_588
+}
+
 /// The SQL type DuckDB reports for a Parquet column of `t`.
 pub fn sql_type(t: &DataType) -> String {
     match t {
@@ -121,6 +131,13 @@ mod tests {
         .unwrap();
         let back: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
         assert_eq!(back, vec![batch]);
+    }
+
+    #[test]
+    fn days_are_written_as_partitions_and_date32() {
+        let d = time::macros::date!(2026 - 11 - 01);
+        assert_eq!(day_partition(d), "2026-11-01");
+        assert_eq!(date32(time::macros::date!(1970 - 01 - 02)), 1);
     }
 
     #[test]

@@ -4,8 +4,8 @@
 use lakehouse_jobs::pii::redact_ssns;
 use lakehouse_jobs::text::{estimate_tokens, normalize_whitespace};
 use serde_json::{Map, Value};
+use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use time::{Date, OffsetDateTime};
 
 use crate::canonical::evidence_id;
 use crate::record::Evidence;
@@ -165,10 +165,7 @@ pub fn finish(origin: Origin<'_>, line: &Value, draft: Draft) -> Result<Evidence
     })
 }
 
-/// `YYYY-MM-DD`.
-pub fn day_string(d: Date) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
-}
+pub use lakehouse_jobs::output::day_partition as day_string;
 
 #[cfg(test)]
 mod tests {

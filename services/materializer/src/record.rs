@@ -127,10 +127,6 @@ pub static ARROW_SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
     ]))
 });
 
-fn days_since_epoch(d: Date) -> i32 {
-    d.to_julian_day() - 2_440_588
-}
-
 /// Rows as one Arrow batch.
 pub fn to_batch(rows: &[Evidence]) -> Result<RecordBatch, String> {
     let n = rows.len();
@@ -165,7 +161,7 @@ pub fn to_batch(rows: &[Evidence]) -> Result<RecordBatch, String> {
         run_id.append_option(r.run_id.as_deref());
         let micros = r.ts.unix_timestamp_nanos() / 1000;
         ts.append_value(i64::try_from(micros).map_err(|e| e.to_string())?);
-        day.append_value(days_since_epoch(r.day()));
+        day.append_value(lakehouse_jobs::output::date32(r.day()));
         model.append_option(r.model.as_deref());
         task.append_option(r.task.as_deref());
         prompt.append_value(&r.prompt);

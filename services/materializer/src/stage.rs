@@ -280,11 +280,13 @@ impl Processor {
             })?;
         batch.clear();
         let kind = ctx.kind;
+        // Per-kind counts are summed here and added once per batch: no map lookup per line.
+        let (mut read, mut duplicate, mut materialized) = (0u64, 0u64, 0u64);
         for (n, outcome) in results {
             let rows = match outcome {
                 Line::Blank => continue,
                 Line::Rejected(r) => {
-                    self.kinds.entry(kind.to_owned()).or_default().read += 1;
+                    read += 1;
                     report.rejected += 1;
                     self.reject(ctx.source, n, kind, r);
                     continue;
@@ -292,23 +294,27 @@ impl Processor {
                 Line::Rows(rows) => rows,
             };
             self.lines += 1;
-            self.kinds.entry(kind.to_owned()).or_default().read += 1;
+            read += 1;
             for e in rows {
                 let Some(id) = id_bytes(&e.evidence_id) else {
                     continue;
                 };
                 if !self.seen.insert(id) {
-                    report.duplicate += 1;
-                    self.kinds.entry(kind.to_owned()).or_default().duplicate += 1;
+                    duplicate += 1;
                     continue;
                 }
-                report.materialized += 1;
-                self.new += 1;
-                self.kinds.entry(kind.to_owned()).or_default().materialized += 1;
+                materialized += 1;
                 self.redactions += e.redactions as u64;
                 self.push(e)?;
             }
         }
+        report.duplicate += duplicate;
+        report.materialized += materialized;
+        self.new += materialized;
+        let k = self.kinds.entry(kind.to_owned()).or_default();
+        k.read += read;
+        k.duplicate += duplicate;
+        k.materialized += materialized;
         let (lines, new) = (self.lines, self.new);
         let rate = self.progress.rate(lines);
         self.progress.tick(|| {

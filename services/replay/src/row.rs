@@ -173,7 +173,7 @@ pub fn to_batch(rows: &[&ReplayRow]) -> Result<RecordBatch, String> {
         let micros =
             i64::try_from(r.ts.unix_timestamp_nanos() / 1000).map_err(|e| e.to_string())?;
         ts.append_value(micros);
-        day.append_value(r.ts.date().to_julian_day() - 2_440_588);
+        day.append_value(lakehouse_jobs::output::date32(r.ts.date()));
         for d in &r.retrieved_distances {
             dists.values().append_value(*d);
         }

@@ -291,10 +291,8 @@ async fn log_rows(ctx: &JobContext, out: &mut Outcome) -> Result<(), String> {
     let mut objects = Vec::new();
     for (day, rows) in by_day {
         let key = format!(
-            "{DATASET}/day={:04}-{:02}-{:02}/{}.parquet",
-            day.year(),
-            u8::from(day.month()),
-            day.day(),
+            "{DATASET}/day={}/{}.parquet",
+            lakehouse_jobs::output::day_partition(day),
             out.run_id
         );
         let path = dir.join(format!("{}.parquet", objects.len()));

@@ -15,6 +15,13 @@ step() { echo; echo "==> $*"; }
 step "rustfmt"
 cargo fmt --all -- --check
 
+step "test tools (openssl makes the TLS tests' certificates)"
+if ! command -v openssl >/dev/null 2>&1; then
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq openssl
+fi
+openssl version
+
 step "S3 test server (Garage)"
 S3_ENV=$(scripts/s3-server.sh start)
 eval "$S3_ENV"

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod api;
+pub mod crash;
 pub mod fake_chat;
 
 use std::net::TcpListener;

@@ -168,7 +168,6 @@ async fn every_route_and_its_validation() {
     .await;
     assert_eq!(ids(&v).len(), 360);
     for (bad, code) in [
-        (json!({"vector": at(0.0), "k": 1001}), "invalid_k"),
         (json!({"vector": at(0.0), "k": 0}), "invalid_k"),
         (json!({"vector": at(0.0), "ef": 5000}), "invalid_ef"),
         (json!({"vector": [1.0, 0.0]}), "invalid_vector"),
@@ -228,8 +227,19 @@ async fn every_route_and_its_validation() {
         api.get("/vectors/index/c/items/x").await.0,
         StatusCode::NOT_FOUND
     );
-    let empty = ok(&api, "/vectors/index/c/add", json!({"items": []})).await;
-    assert_eq!(empty, json!({"added": 0, "length": 360}));
+    // The contract: an add with no items is refused, and changes nothing.
+    let (st, v) = post(&api, "/vectors/index/c/add", json!({"items": []})).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["message"], "items must be non-empty");
+    assert_eq!(api.get("/vectors/index/c").await.1["length"], 360);
+    // k above the cap is served as the cap.
+    let v = ok(
+        &api,
+        "/vectors/index/c/search",
+        json!({"vector": at(0.0), "k": 5000}),
+    )
+    .await;
+    assert_eq!(ids(&v).len(), 360);
     let v = ok(
         &api,
         "/vectors/index/c/add",

@@ -104,9 +104,31 @@ pub struct ServiceClient {
     http: reqwest::Client,
 }
 
+static TRUSTED: std::sync::OnceLock<Vec<reqwest::Certificate>> = std::sync::OnceLock::new();
+
+/// Trusts the CA certificates in `pem`, besides the platform's roots, in every client built
+/// afterwards by [`http_builder`] (the fleet's CA, `[common] tls_ca`). Once per process.
+pub fn trust_ca_pem(pem: &[u8]) -> Result<(), String> {
+    let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| e.to_string())?;
+    if certs.is_empty() {
+        return Err("no PEM certificate found".into());
+    }
+    let _ = TRUSTED.set(certs);
+    Ok(())
+}
+
+/// A reqwest builder trusting the fleet's CA (see [`trust_ca_pem`]).
+pub fn http_builder() -> reqwest::ClientBuilder {
+    let mut b = reqwest::Client::builder();
+    for c in TRUSTED.get().into_iter().flatten() {
+        b = b.add_root_certificate(c.clone());
+    }
+    b
+}
+
 /// A reqwest client with the timeouts internal calls use.
 pub fn default_http_client(connect_timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
+    http_builder()
         .connect_timeout(connect_timeout)
         .pool_idle_timeout(Duration::from_secs(30))
         .build()

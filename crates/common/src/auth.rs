@@ -6,17 +6,24 @@
 //!
 //! The peer address is the TCP peer. `X-Forwarded-For` is not trusted: anyone could send it.
 //! Behind the gateway, a service's allowlist therefore names the gateway's address.
+//!
+//! Callers are the fleet (the `[auth] token` the services share), named client tokens with
+//! roles and scopes ([`crate::clients`], [`crate::access`]), or anyone on an open fleet.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
 use http::header::AUTHORIZATION;
 use ipnet::IpNet;
 use subtle::ConstantTimeEq;
 
+use crate::access::{self, CLIENT_HEADER, FLEET, Principal, Via};
+use crate::audit::{AuditLine, AuditLog, AuditTarget};
+use crate::clients::{ClientToken, digest};
 use crate::config::ConfigError;
 use crate::error::ApiError;
 
@@ -25,6 +32,8 @@ use crate::error::ApiError;
 pub struct AuthPolicy {
     token: Option<Arc<str>>,
     allowed: Option<Arc<[IpNet]>>,
+    clients: Arc<[ClientToken]>,
+    audit: Arc<AuditLog>,
 }
 
 impl std::fmt::Debug for AuthPolicy {
@@ -32,6 +41,7 @@ impl std::fmt::Debug for AuthPolicy {
         f.debug_struct("AuthPolicy")
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("allowed", &self.allowed)
+            .field("clients", &self.clients)
             .finish()
     }
 }
@@ -68,7 +78,26 @@ impl AuthPolicy {
         Ok(Self {
             token: token.map(Arc::from),
             allowed,
+            clients: Arc::new([]),
+            audit: Arc::default(),
         })
+    }
+
+    /// Adds named client tokens (resolved by [`crate::clients::resolve`]).
+    pub fn with_clients(mut self, clients: Vec<ClientToken>) -> Self {
+        self.clients = clients.into();
+        self
+    }
+
+    /// Writes the audit log to `path` (`None`: nowhere).
+    pub fn with_audit_log(mut self, path: Option<std::path::PathBuf>) -> Self {
+        self.audit = Arc::new(AuditLog::new(path));
+        self
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
     }
 
     /// The token, when one is required.
@@ -102,6 +131,17 @@ impl AuthPolicy {
         peer: Option<IpAddr>,
         authorization: Option<&[u8]>,
     ) -> Result<(), ApiError> {
+        self.authenticate(peer, authorization, None).map(drop)
+    }
+
+    /// Who is calling: allowlist first (403), then the token (401). `client` is the
+    /// gateway's [`CLIENT_HEADER`], honoured only together with the fleet token.
+    pub fn authenticate(
+        &self,
+        peer: Option<IpAddr>,
+        authorization: Option<&[u8]>,
+        client: Option<&[u8]>,
+    ) -> Result<Principal, ApiError> {
         if let Some(nets) = &self.allowed {
             let ok = peer
                 .map(canonical)
@@ -110,19 +150,50 @@ impl AuthPolicy {
                 return Err(ApiError::forbidden("source address is not allowed"));
             }
         }
-        if let Some(token) = &self.token {
-            let presented = authorization.and_then(bearer);
-            match presented {
-                Some(p) if bool::from(p.ct_eq(token.as_bytes())) => {}
-                Some(_) => return Err(ApiError::unauthorized("invalid bearer token")),
-                None => {
-                    return Err(ApiError::unauthorized(
-                        "missing bearer token (send 'Authorization: Bearer <token>')",
-                    ));
-                }
+        let Some(token) = &self.token else {
+            // An open (loopback-only) fleet: everyone is admin; a gateway-named caller is
+            // still audited.
+            return Ok(match client {
+                Some(_) => Principal {
+                    via: Via::Gateway,
+                    ..Principal::open()
+                },
+                None => Principal::open(),
+            });
+        };
+        let Some(presented) = authorization.and_then(bearer) else {
+            return Err(ApiError::unauthorized(
+                "missing bearer token (send 'Authorization: Bearer <token>')",
+            ));
+        };
+        if bool::from(presented.ct_eq(token.as_bytes())) {
+            return match client {
+                None => Ok(Principal::fleet(Via::Fleet)),
+                Some(name) if name == FLEET.as_bytes() => Ok(Principal::fleet(Via::Gateway)),
+                Some(name) => self
+                    .clients
+                    .iter()
+                    .find(|c| c.name().as_bytes() == name)
+                    .map(|c| c.principal(Via::Gateway))
+                    .ok_or_else(|| {
+                        ApiError::unauthorized(
+                            "the gateway named a client this service does not know (do all \
+                             services read the same [auth] section?)",
+                        )
+                    }),
+            };
+        }
+        // Every digest is compared, so the time taken does not say which client matched.
+        let d = digest(presented);
+        let mut found = None;
+        for c in self.clients.iter() {
+            if bool::from(c.digest().ct_eq(&d)) {
+                found = Some(c);
             }
         }
-        Ok(())
+        found
+            .map(|c| c.principal(Via::Direct))
+            .ok_or_else(|| ApiError::unauthorized("invalid bearer token"))
     }
 }
 
@@ -161,17 +232,98 @@ fn bearer(value: &[u8]) -> Option<&[u8]> {
     (!token.is_empty()).then_some(token)
 }
 
-/// Middleware enforcing the policy; add it only to routes that are not public.
-pub async fn require_auth(State(policy): State<AuthPolicy>, req: Request, next: Next) -> Response {
+/// What the auth middleware of one service needs.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    /// The policy.
+    pub policy: AuthPolicy,
+    /// The service's name, for audit lines.
+    pub service: &'static str,
+}
+
+impl Guard {
+    /// The edge names callers; it never takes a name from one (a client holding the fleet
+    /// token could otherwise act as any client).
+    fn is_edge(&self) -> bool {
+        self.service == "gateway"
+    }
+}
+
+/// Middleware: authenticates the caller, authorizes the request line ([`access::need`]),
+/// puts the [`Principal`] into the request's extensions for handlers that check targets
+/// named in bodies, and writes the audit line of a mutation. Add it only to routes that are
+/// not public.
+pub async fn require_auth(State(guard): State<Guard>, mut req: Request, next: Next) -> Response {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     let authz = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
-    match policy.check(peer, authz) {
-        Ok(()) => next.run(req).await,
-        Err(e) => axum::response::IntoResponse::into_response(e),
+    let client = req
+        .headers()
+        .get(CLIENT_HEADER)
+        .filter(|_| !guard.is_edge())
+        .map(|v| v.as_bytes());
+    let principal = match guard.policy.authenticate(peer, authz, client) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let need = access::need(req.method(), req.uri().path(), req.uri().query());
+    let source = source_of(&req, peer, &principal);
+    let (method, route) = (req.method().clone(), req.uri().path().to_owned());
+    let audit = |status: StatusCode, target: Option<String>, outcome: &str| {
+        guard.policy.audit().record(&AuditLine {
+            time: crate::audit::now(),
+            service: guard.service,
+            token: &principal.name,
+            role: principal.role.as_str(),
+            source: source.clone(),
+            method: method.as_str(),
+            route: &route,
+            target,
+            status: status.as_u16(),
+            outcome,
+            request_id: crate::request_id::current().unwrap_or_default(),
+        });
+    };
+    if let Err(denied) = principal.authorize(&need) {
+        if need.mutation || matches!(denied, access::Denied::Reserved { .. }) {
+            audit(StatusCode::FORBIDDEN, need.target(), "denied");
+        }
+        return ApiError::from(denied).into_response();
     }
+    req.extensions_mut().insert(principal.clone());
+    let res = next.run(req).await;
+    // The gateway's own successes are written by the service that performs them.
+    if need.mutation && principal.audited() && !guard.is_edge() {
+        let status = res.status();
+        let target = res
+            .extensions()
+            .get::<AuditTarget>()
+            .map(|t| t.0.clone())
+            .or_else(|| need.target());
+        let outcome = match status.as_u16() {
+            200..=399 => "ok",
+            401 | 403 => "denied",
+            _ => "failed",
+        };
+        audit(status, target, outcome);
+    }
+    res
+}
+
+/// The caller's address: behind the gateway, the address the gateway saw (the last entry it
+/// appended to `X-Forwarded-For`); otherwise the TCP peer. Only the gateway's word is taken.
+fn source_of(req: &Request, peer: Option<IpAddr>, principal: &Principal) -> String {
+    let forwarded = (principal.via == Via::Gateway)
+        .then(|| req.headers().get("x-forwarded-for"))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .map(|v| v.trim().to_owned());
+    forwarded
+        .or_else(|| peer.map(|p| p.to_string()))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

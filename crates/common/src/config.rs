@@ -94,6 +94,12 @@ pub struct CommonConfig {
     pub shutdown_grace_ms: u64,
     /// Open connections beyond this wait to be accepted.
     pub max_connections: usize,
+    /// PEM certificate chain: with `tls_key`, the service listens with TLS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA the fleet's clients and the gateway trust (besides the platform's roots).
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl Default for CommonConfig {
@@ -104,6 +110,9 @@ impl Default for CommonConfig {
             request_timeout_ms: 60_000,
             shutdown_grace_ms: 30_000,
             max_connections: 1024,
+            tls_cert: None,
+            tls_key: None,
+            tls_ca: None,
         }
     }
 }
@@ -119,7 +128,7 @@ pub enum LogFormat {
 }
 
 /// `[auth]`. The token is secret: `Debug` never prints it.
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     /// Bearer token every non-public route requires; empty means none.
@@ -128,6 +137,22 @@ pub struct AuthConfig {
     pub token_file: Option<PathBuf>,
     /// Source addresses allowed (CIDRs or bare IPs); empty means any.
     pub allowed_ips: Vec<String>,
+    /// Named client tokens with roles and scopes (`[[auth.clients]]`).
+    pub clients: Vec<crate::clients::ClientConfig>,
+    /// The audit log's file (JSON lines, appended); empty: no audit log.
+    pub audit_log: PathBuf,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            token: String::new(),
+            token_file: None,
+            allowed_ips: Vec::new(),
+            clients: Vec::new(),
+            audit_log: PathBuf::from("data/audit.jsonl"),
+        }
+    }
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -143,6 +168,11 @@ impl std::fmt::Debug for AuthConfig {
             )
             .field("token_file", &self.token_file)
             .field("allowed_ips", &self.allowed_ips)
+            .field(
+                "clients",
+                &self.clients.iter().map(|c| &c.name).collect::<Vec<_>>(),
+            )
+            .field("audit_log", &self.audit_log)
             .finish()
     }
 }
@@ -550,7 +580,11 @@ impl Config {
         })?;
         config.validate()?;
         let token = resolve_token(&config.auth, env)?;
-        let auth = AuthPolicy::from_config(token, &config.auth.allowed_ips)?;
+        let clients = crate::clients::resolve(&config.auth.clients, token.as_deref(), env)?;
+        let audit = Some(config.auth.audit_log.clone()).filter(|p| !p.as_os_str().is_empty());
+        let auth = AuthPolicy::from_config(token, &config.auth.allowed_ips)?
+            .with_clients(clients)
+            .with_audit_log(audit);
         Ok(LoadedConfig { config, auth })
     }
 
@@ -662,6 +696,16 @@ impl Config {
             return Err(ConfigError::invalid(
                 "vectord.snapshot_part_mb",
                 "must be at most 256 (storaged's object cap)",
+            ));
+        }
+        if c.tls_cert.is_some() != c.tls_key.is_some() {
+            return Err(ConfigError::invalid(
+                if c.tls_cert.is_some() {
+                    "common.tls_key"
+                } else {
+                    "common.tls_cert"
+                },
+                "tls_cert and tls_key go together: set both to listen with TLS, or neither",
             ));
         }
         if c.max_connections == 0 {

@@ -24,10 +24,11 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
-use crate::auth::{AuthPolicy, require_auth};
+use crate::auth::{AuthPolicy, Guard, require_auth};
 use crate::config::CommonConfig;
 use crate::error::ApiError;
 use crate::metrics::{self, Metrics};
+use crate::tls::TlsFiles;
 use crate::{layers, request_id};
 
 /// A boxed future, for object-safe async traits.
@@ -124,7 +125,10 @@ pub fn app(ctx: &ServiceContext, protected: Router) -> Router {
     let protected = protected
         .merge(shared)
         .route_layer(middleware::from_fn_with_state(
-            ctx.auth.clone(),
+            Guard {
+                policy: ctx.auth.clone(),
+                service: ctx.name,
+            },
             require_auth_except_public,
         ));
     protected
@@ -138,13 +142,13 @@ pub fn app(ctx: &ServiceContext, protected: Router) -> Router {
 }
 
 async fn require_auth_except_public(
-    State(policy): State<AuthPolicy>,
+    State(guard): State<Guard>,
     req: axum::extract::Request,
     next: middleware::Next,
 ) -> Response {
     match req.uri().path() {
         "/health" | "/ready" => next.run(req).await,
-        _ => require_auth(State(policy), req, next).await,
+        _ => require_auth(State(guard), req, next).await,
     }
 }
 
@@ -191,7 +195,7 @@ async fn not_found(uri: http::Uri) -> ApiError {
 }
 
 /// Accept-loop settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// A client must send its headers within this time.
     pub header_read_timeout: Duration,
@@ -199,6 +203,8 @@ pub struct ServeOptions {
     pub shutdown_grace: Duration,
     /// Connections held open at once.
     pub max_connections: usize,
+    /// Listen with TLS, with these files (reloaded on SIGHUP).
+    pub tls: Option<TlsFiles>,
 }
 
 impl From<&CommonConfig> for ServeOptions {
@@ -207,6 +213,11 @@ impl From<&CommonConfig> for ServeOptions {
             header_read_timeout: Duration::from_millis(c.header_read_timeout_ms),
             shutdown_grace: Duration::from_millis(c.shutdown_grace_ms),
             max_connections: c.max_connections,
+            tls: c
+                .tls_cert
+                .clone()
+                .zip(c.tls_key.clone())
+                .map(|(cert, key)| TlsFiles { cert, key }),
         }
     }
 }
@@ -219,6 +230,12 @@ pub async fn serve(
     opts: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    let tls = opts
+        .tls
+        .as_ref()
+        .map(crate::tls::acceptor)
+        .transpose()
+        .map_err(std::io::Error::other)?;
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(opts.max_connections));
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -251,13 +268,38 @@ pub async fn serve(
             let router = router.clone();
             async move { Ok::<_, Infallible>(router.oneshot(req).await.unwrap_or_else(|e| match e {})) }
         });
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let Some(acceptor) = tls.clone() else {
+            let conn = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                .into_owned();
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, %peer, "connection ended with an error");
+                }
+                drop(permit);
+            });
+            continue;
+        };
+        // The handshake runs in the connection's own task, bounded like a header read, so a
+        // slow or silent client never holds up the accept loop.
+        let (builder, watcher, limit) = (
+            builder.clone(),
+            graceful.watcher(),
+            opts.header_read_timeout,
+        );
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => {
+                    let conn = builder
+                        .serve_connection_with_upgrades(TokioIo::new(tls), svc)
+                        .into_owned();
+                    if let Err(e) = watcher.watch(conn).await {
+                        tracing::debug!(error = %e, %peer, "connection ended with an error");
+                    }
+                }
+                Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
             }
             drop(permit);
         });

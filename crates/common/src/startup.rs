@@ -62,6 +62,10 @@ where
         Err(code) => return code,
     };
     telemetry::init(loaded.config.common.log_format);
+    if let Err(e) = trust_fleet_ca(&loaded.config) {
+        eprintln!("{service}: {e}");
+        return ExitCode::from(2);
+    }
     let (key, addr) = select(&loaded.config);
     let listener = match bind(&loaded, key, &addr).await {
         Ok(l) => l,
@@ -87,4 +91,14 @@ where
             ExitCode::FAILURE
         }
     }
+}
+
+/// Makes every client this process builds trust `[common] tls_ca`, when set.
+pub fn trust_fleet_ca(config: &Config) -> Result<(), String> {
+    let Some(path) = &config.common.tls_ca else {
+        return Ok(());
+    };
+    let pem = std::fs::read(path)
+        .map_err(|e| format!("common.tls_ca: cannot read {}: {e}", path.display()))?;
+    lakehouse_client::trust_ca_pem(&pem).map_err(|e| format!("common.tls_ca: {e}"))
 }

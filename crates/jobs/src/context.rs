@@ -38,7 +38,8 @@ impl JobContext {
     ) -> Result<Self, ContextError> {
         let loaded =
             Config::load(path, &ProcessEnv).map_err(|e| ContextError::Config(e.to_string()))?;
-        let http = reqwest::Client::builder()
+        lakehouse_common::startup::trust_fleet_ca(&loaded.config).map_err(ContextError::Config)?;
+        let http = lakehouse_client::http_builder()
             .connect_timeout(Duration::from_secs(5))
             .pool_idle_timeout(Duration::from_secs(30))
             .build()

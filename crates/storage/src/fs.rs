@@ -168,6 +168,18 @@ impl FsStore {
     }
 }
 
+/// A temporary file removed when dropped: on an error, and also when the upload's future is
+/// dropped mid-transfer (a transfer timeout or a client gone). After a successful rename
+/// the path names nothing and the removal is a harmless miss.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        // Synchronous on purpose: a drop cannot await, and unlinking is one quick syscall.
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 fn not_found_or(e: std::io::Error, key: &ObjectKey) -> StorageError {
     match e.kind() {
         ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::IsADirectory => {
@@ -197,20 +209,14 @@ impl ObjectStore for FsStore {
         body: BodyStream,
         max_bytes: u64,
     ) -> StorageResult<ObjectMeta> {
-        let tmp = self
-            .root
-            .join(RESERVED_PREFIX)
-            .join(uuid::Uuid::new_v4().simple().to_string());
-        let result = async {
-            self.write_temp(&tmp, body, max_bytes).await?;
-            self.install(&tmp, key).await?;
-            self.stat(key).await
-        }
-        .await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&tmp).await;
-        }
-        result
+        let tmp = TempFile(
+            self.root
+                .join(RESERVED_PREFIX)
+                .join(uuid::Uuid::new_v4().simple().to_string()),
+        );
+        self.write_temp(&tmp.0, body, max_bytes).await?;
+        self.install(&tmp.0, key).await?;
+        self.stat(key).await
     }
 
     async fn get(&self, key: &ObjectKey, range: Option<ByteRange>) -> StorageResult<GetResult> {
@@ -419,6 +425,42 @@ mod tests {
             .unwrap()
             .count();
         assert_eq!(tmp, 0);
+    }
+
+    #[tokio::test]
+    async fn an_upload_dropped_mid_transfer_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        // A body that sends one chunk and then never ends, as a stalled client does.
+        let stalled: BodyStream = Box::pin(
+            futures::stream::iter([Ok(Bytes::from_static(b"partial"))])
+                .chain(futures::stream::pending()),
+        );
+        let cut = tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            store.put(&key("slow/upload"), stalled, 1 << 20),
+        )
+        .await;
+        assert!(cut.is_err(), "the put should still be waiting for its body");
+        let tmp: Vec<_> = std::fs::read_dir(dir.path().join(RESERVED_PREFIX))
+            .unwrap()
+            .collect();
+        assert!(tmp.is_empty(), "temp files left: {tmp:?}");
+        assert!(store.list("", None, 10).await.unwrap().objects.is_empty());
+    }
+
+    #[test]
+    fn stale_temp_files_are_swept_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(FsStore::open(dir.path()).unwrap());
+        std::fs::write(dir.path().join(RESERVED_PREFIX).join("stale"), b"x").unwrap();
+        drop(FsStore::open(dir.path()).unwrap());
+        assert_eq!(
+            std::fs::read_dir(dir.path().join(RESERVED_PREFIX))
+                .unwrap()
+                .count(),
+            0
+        );
     }
 
     #[tokio::test]

@@ -124,6 +124,14 @@ impl S3Store {
                 StorageError::Backend("CreateMultipartUpload returned no upload id".into())
             })?
             .to_owned();
+        // Dropped mid-upload (a transfer timeout, a client gone): abort in the background so
+        // the store does not keep the parts of an upload nobody will complete.
+        let mut guard = AbortOnDrop {
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            key: key.as_str().to_owned(),
+            upload_id: Some(upload_id.clone()),
+        };
         let result = async {
             let mut parts = Vec::new();
             let mut inflight: Option<JoinHandle<StorageResult<CompletedPart>>> = None;
@@ -160,6 +168,7 @@ impl S3Store {
             Ok(done.e_tag().unwrap_or_default().to_owned())
         }
         .await;
+        guard.upload_id = None;
         if result.is_err() {
             let abort = self
                 .client
@@ -435,6 +444,38 @@ impl ObjectStore for S3Store {
 
     fn backend_name(&self) -> &'static str {
         "s3"
+    }
+}
+
+/// Aborts a multipart upload whose future was dropped before it finished.
+struct AbortOnDrop {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    key: String,
+    upload_id: Option<String>,
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        let Some(upload_id) = self.upload_id.take() else {
+            return;
+        };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key.clone());
+        rt.spawn(async move {
+            let r = client
+                .abort_multipart_upload()
+                .bucket(bucket)
+                .key(&key)
+                .upload_id(upload_id)
+                .send()
+                .await;
+            if let Err(e) = r {
+                tracing::warn!(key = %key, error = %DisplayErrorContext(&e), "abort of a dropped multipart upload failed");
+            }
+        });
     }
 }
 

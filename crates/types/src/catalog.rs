@@ -39,12 +39,88 @@ pub fn name_error(kind: &str, name: &str) -> Option<String> {
     None
 }
 
+/// The column types a dataset may have: the types our writers produce (ingestd's inference,
+/// the batch jobs' Parquet), each optionally a list (`VARCHAR[]`). Catalog strings reach SQL
+/// (an empty dataset's view is built from them), so nothing outside this set is accepted.
+pub const COLUMN_TYPES: [&str; 11] = [
+    "BOOLEAN",
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "FLOAT",
+    "DOUBLE",
+    "DATE",
+    "TIMESTAMP",
+    "TIMESTAMP WITH TIME ZONE",
+    "VARCHAR",
+];
+
+/// Deepest list nesting accepted in a column type (`BIGINT[][]` is 2).
+pub const MAX_LIST_DEPTH: usize = 4;
+
+/// The canonical spelling of column type `ty` (case-insensitive, one of [`COLUMN_TYPES`],
+/// optionally followed by up to [`MAX_LIST_DEPTH`] `[]`), built only from static text so it
+/// can be written into SQL; `None` when `ty` is anything else.
+pub fn canonical_column_type(ty: &str) -> Option<String> {
+    let mut base = ty;
+    let mut depth = 0;
+    while let Some(inner) = base.strip_suffix("[]") {
+        base = inner;
+        depth += 1;
+    }
+    if depth > MAX_LIST_DEPTH {
+        return None;
+    }
+    let known = COLUMN_TYPES.iter().find(|t| t.eq_ignore_ascii_case(base))?;
+    Some(format!("{known}{}", "[]".repeat(depth)))
+}
+
+/// Why column type `ty` is refused, naming the accepted set.
+pub fn column_type_error(ty: &str) -> Option<String> {
+    canonical_column_type(ty).is_none().then(|| {
+        format!(
+            "type '{}' is not a column type; the types are {} (each optionally followed by \
+             up to {MAX_LIST_DEPTH} '[]' for a list)",
+            ty.escape_default(),
+            COLUMN_TYPES.join(", ")
+        )
+    })
+}
+
+/// Why `key` may not be a data object of dataset `name`. A dataset's objects live under
+/// `datasets/<name>/` (what ingestd writes) or, for the datasets the batch jobs write,
+/// `<name>/` (`evidence/day=…/…`), never under another dataset's prefix or the fleet's own
+/// state, so a delete or replace of one dataset can only ever remove its own objects.
+pub fn data_key_error(name: &str, key: &str) -> Option<String> {
+    if crate::key::is_internal(key) {
+        return Some(format!(
+            "'{}' lies under an internal prefix ({})",
+            key.escape_default(),
+            crate::key::INTERNAL_PREFIXES.join(", ")
+        ));
+    }
+    let under = |p: &str| {
+        key.strip_prefix(p)
+            .and_then(|k| k.strip_prefix('/'))
+            .is_some_and(|k| !k.is_empty())
+    };
+    let own = under(&format!("datasets/{name}")) || (name != "datasets" && under(name));
+    (!own).then(|| {
+        format!(
+            "'{}' is not under 'datasets/{name}/' or '{name}/': a dataset's objects live \
+             under its own prefix",
+            key.escape_default()
+        )
+    })
+}
+
 /// One column of a dataset.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Column {
     /// Column name as written in the header.
     pub name: String,
-    /// SQL type: BOOLEAN, BIGINT, DOUBLE, DATE, TIMESTAMP or VARCHAR.
+    /// SQL type, one of [`COLUMN_TYPES`] (optionally a list).
     #[serde(rename = "type")]
     pub ty: String,
     /// Whether the column may hold NULL.
@@ -187,6 +263,57 @@ mod tests {
             &"n".repeat(129),
         ] {
             assert!(dataset_name_error(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn column_types_are_a_closed_set() {
+        for (ty, want) in [
+            ("BIGINT", "BIGINT"),
+            ("varchar", "VARCHAR"),
+            ("Timestamp With Time Zone", "TIMESTAMP WITH TIME ZONE"),
+            ("VARCHAR[]", "VARCHAR[]"),
+            ("double[][][][]", "DOUBLE[][][][]"),
+        ] {
+            assert_eq!(canonical_column_type(ty).as_deref(), Some(want), "{ty}");
+        }
+        for bad in [
+            "",
+            " BIGINT",
+            "BIGINT ",
+            "DECIMAL(10,2)",
+            "BIGINT) AS x, 1 AS y; CREATE OR REPLACE VIEW other AS SELECT 42 --",
+            "VARCHAR[][][][][]",
+            "[]",
+            "INT8",
+            "VARCHAR[1]",
+        ] {
+            assert!(column_type_error(bad).is_some(), "{bad}");
+        }
+        assert!(column_type_error("x'y").unwrap().contains("VARCHAR"));
+    }
+
+    #[test]
+    fn data_objects_stay_under_their_dataset() {
+        for (name, key) in [
+            ("sales", "datasets/sales/abc.parquet"),
+            ("sales", "datasets/sales/x/y.parquet"),
+            ("evidence", "evidence/day=2026-11-01/a.parquet"),
+            ("replay_runs", "replay_runs/day=2026-11-01/a.parquet"),
+        ] {
+            assert_eq!(data_key_error(name, key), None, "{name} {key}");
+        }
+        for (name, key) in [
+            ("sales", "datasets/other/abc.parquet"),
+            ("sales", "datasets/salesX/abc.parquet"),
+            ("sales", "datasets/sales"),
+            ("sales", "_catalog/manifests/other.json"),
+            ("_catalog", "_catalog/manifests/other.json"),
+            ("_vectors", "_vectors/idx.lhv1"),
+            ("datasets", "datasets/other/a.parquet"),
+            ("evidence", "raw/openai_chat/a.jsonl"),
+        ] {
+            assert!(data_key_error(name, key).is_some(), "{name} {key}");
         }
     }
 }

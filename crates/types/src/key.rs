@@ -10,6 +10,28 @@ pub const MAX_KEY_BYTES: usize = 1024;
 /// First segment reserved for the storage server's own bookkeeping (temporary files).
 pub const RESERVED_PREFIX: &str = ".lakehouse-tmp";
 
+/// Longest segment accepted, in bytes: what a file system holds as one name (NAME_MAX), so
+/// both backends accept the same keys.
+pub const MAX_SEGMENT_BYTES: usize = 255;
+
+/// Prefixes of the fleet's own state (manifests, vector indexes, job receipts and id
+/// sidecars, the temporary-file directory). Only an admin or the fleet itself may touch them
+/// through the public storage routes; a dataset may never list them as data objects.
+pub const INTERNAL_PREFIXES: [&str; 5] = [
+    "_catalog/",
+    "_vectors/",
+    "_receipts/",
+    "_materializer/",
+    ".lakehouse-tmp/",
+];
+
+/// Whether `key` lies under one of the [`INTERNAL_PREFIXES`] (or is one without its slash).
+pub fn is_internal(key: &str) -> bool {
+    INTERNAL_PREFIXES
+        .iter()
+        .any(|p| key.starts_with(p) || key == &p[..p.len() - 1])
+}
+
 /// A storage key: 1–1024 bytes of UTF-8, `/`-separated, with no empty, `.` or `..` segment,
 /// no leading `/` and no control characters.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -29,6 +51,8 @@ pub enum KeyError {
     EmptySegment,
     /// A `.` or `..` segment.
     DotSegment,
+    /// A segment longer than [`MAX_SEGMENT_BYTES`]: (its position, its length).
+    SegmentTooLong(usize, usize),
     /// A control character (C0, DEL or C1) at this byte offset.
     ControlCharacter(usize),
     /// The key lies under the reserved prefix.
@@ -43,6 +67,12 @@ impl fmt::Display for KeyError {
             Self::LeadingSlash => write!(f, "key must not start with '/'"),
             Self::EmptySegment => write!(f, "key has an empty segment ('//' or a trailing '/')"),
             Self::DotSegment => write!(f, "key has a '.' or '..' segment"),
+            Self::SegmentTooLong(i, n) => write!(
+                f,
+                "key segment {} is {n} bytes long; the limit is {MAX_SEGMENT_BYTES} bytes per \
+                 '/'-separated segment",
+                i + 1
+            ),
             Self::ControlCharacter(at) => write!(f, "key has a control character at byte {at}"),
             Self::Reserved => write!(f, "keys under '{RESERVED_PREFIX}/' are reserved"),
         }
@@ -93,6 +123,9 @@ fn validate(raw: &str) -> Result<(), KeyError> {
             "" => return Err(KeyError::EmptySegment),
             "." | ".." => return Err(KeyError::DotSegment),
             RESERVED_PREFIX if i == 0 => return Err(KeyError::Reserved),
+            s if s.len() > MAX_SEGMENT_BYTES => {
+                return Err(KeyError::SegmentTooLong(i, s.len()));
+            }
             _ => {}
         }
     }
@@ -148,7 +181,9 @@ mod tests {
         ] {
             assert_eq!(ObjectKey::parse(k).unwrap().as_str(), k);
         }
-        assert!(ObjectKey::parse("a".repeat(MAX_KEY_BYTES)).is_ok());
+        let longest = vec!["s".repeat(MAX_SEGMENT_BYTES); 4].join("/");
+        assert_eq!(longest.len(), 1023);
+        assert!(ObjectKey::parse(longest).is_ok());
     }
 
     #[test]
@@ -173,6 +208,30 @@ mod tests {
             ObjectKey::parse("a".repeat(MAX_KEY_BYTES + 1)).unwrap_err(),
             KeyError::TooLong(MAX_KEY_BYTES + 1)
         );
+        let long = format!("a/{}/b", "é".repeat(128));
+        let e = ObjectKey::parse(long).unwrap_err();
+        assert_eq!(e, KeyError::SegmentTooLong(1, 256));
+        assert!(e.to_string().contains("segment 2 is 256 bytes"), "{e}");
+    }
+
+    #[test]
+    fn internal_prefixes() {
+        for k in [
+            "_catalog/manifests/a.json",
+            "_vectors/x.lhv1",
+            "_receipts",
+            "_materializer/ids/a",
+        ] {
+            assert!(is_internal(k), "{k}");
+        }
+        for k in [
+            "catalog/x",
+            "_catalogue/x",
+            "datasets/_catalog/x",
+            "raw/_vectors/x",
+        ] {
+            assert!(!is_internal(k), "{k}");
+        }
     }
 
     #[test]

@@ -12,9 +12,10 @@ pub mod storage;
 
 pub use catalog::{
     AppendRequest, CatalogVersion, Column, DataObject, Manifest, ManifestList, RegisterRequest,
-    RegisterResponse, dataset_name_error, name_error, schema_fingerprint,
+    RegisterResponse, canonical_column_type, column_type_error, data_key_error, dataset_name_error,
+    name_error, schema_fingerprint,
 };
 pub use data::{IngestResponse, ResultColumn, SqlRequest, SqlResponse, TableInfo, TablesResponse};
-pub use key::{KeyError, ObjectKey};
+pub use key::{INTERNAL_PREFIXES, KeyError, ObjectKey, is_internal};
 pub use service::{ErrorBody, ErrorDetail, HealthResponse, ReadyResponse};
 pub use storage::{ListResponse, ObjectInfo, PutResponse};

@@ -52,6 +52,31 @@ pub struct Query<'a> {
 /// Longest id accepted, in bytes.
 pub const MAX_ID_BYTES: usize = 1024;
 
+/// Deepest metadata accepted: the metadata object itself is level 1. The write log and the
+/// snapshot hold metadata a few levels inside their own JSON envelopes, whose parser stops at
+/// 128 levels; this limit keeps every accepted item far inside what both can read back.
+pub const MAX_METADATA_DEPTH: usize = 64;
+
+/// How deeply `meta` nests (the object itself is 1), without recursion.
+pub fn metadata_depth(meta: &Metadata) -> usize {
+    let mut deepest = 1;
+    let mut stack: Vec<(&serde_json::Value, usize)> = meta.values().map(|v| (v, 2)).collect();
+    while let Some((v, d)) = stack.pop() {
+        match v {
+            serde_json::Value::Object(m) => {
+                deepest = deepest.max(d);
+                stack.extend(m.values().map(|c| (c, d + 1)));
+            }
+            serde_json::Value::Array(a) => {
+                deepest = deepest.max(d);
+                stack.extend(a.iter().map(|c| (c, d + 1)));
+            }
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// Searches over at most this many live items score every item, so small indexes are exact.
 /// Measured (scripts/bench/vectors.sh, 384-d, k=10, ef=64): scoring everything took 57 µs
 /// against the walk's 84 µs at 1,024 items, and 130 µs against 123 µs at 2,048.
@@ -109,6 +134,13 @@ pub(crate) fn check_batch(params: &Params, items: &[Item]) -> Result<(), ItemErr
         }
         if it.id.len() > MAX_ID_BYTES {
             return Err(bad(format!("id is longer than {MAX_ID_BYTES} bytes")));
+        }
+        if let Some(depth) = it.metadata.as_ref().map(metadata_depth)
+            && depth > MAX_METADATA_DEPTH
+        {
+            return Err(bad(format!(
+                "metadata nests {depth} levels deep; the limit is {MAX_METADATA_DEPTH}"
+            )));
         }
         validate(params, &it.vector).map_err(bad)?;
     }

@@ -14,7 +14,10 @@ mod graph;
 pub mod index;
 pub mod params;
 
-pub use crate::core::{EXACT_BELOW, Hit, Item, ItemError, MAX_ID_BYTES, Metadata, Query};
+pub use crate::core::{
+    EXACT_BELOW, Hit, Item, ItemError, MAX_ID_BYTES, MAX_METADATA_DEPTH, Metadata, Query,
+    metadata_depth,
+};
 pub use crate::distance::Metric;
 pub use crate::index::{APPLY_CHUNK, Index, MergePlan, MergeReport, Stats};
 pub use crate::params::{MAX_DIMENSION, MAX_EF, MAX_K, Params};

@@ -13,7 +13,7 @@ use lakehouse_client::ClientError;
 use lakehouse_common::ApiError;
 use lakehouse_types::{
     AppendRequest, Column, DataObject, Manifest, ObjectKey, RegisterRequest, RegisterResponse,
-    dataset_name_error,
+    column_type_error, data_key_error, dataset_name_error,
 };
 
 use crate::store::ManifestStore;
@@ -418,6 +418,11 @@ fn validate_common(name: &str, fingerprint: &str, objects: &[DataObject]) -> Res
             ))
             .with_code("invalid_key"));
         }
+        if let Some(e) = data_key_error(name, &o.key) {
+            return Err(
+                ApiError::bad_request(format!("objects[{i}].key {e}")).with_code("invalid_key")
+            );
+        }
         if !seen.insert(o.key.as_str()) {
             return Err(ApiError::bad_request(format!(
                 "objects[{i}].key '{}' appears twice",
@@ -434,8 +439,10 @@ fn validate_schema(schema: &[Column]) -> Result<(), ApiError> {
         if c.name.is_empty() {
             return Err(ApiError::bad_request(format!("schema[{i}].name is empty")));
         }
-        if c.ty.trim().is_empty() {
-            return Err(ApiError::bad_request(format!("schema[{i}].type is empty")));
+        if let Some(e) = column_type_error(&c.ty) {
+            return Err(
+                ApiError::bad_request(format!("schema[{i}].{e}")).with_code("invalid_schema")
+            );
         }
         if !seen.insert(c.name.to_lowercase()) {
             return Err(ApiError::bad_request(format!(

@@ -1,7 +1,7 @@
 //! Manifests in object storage: one JSON object per dataset at `_catalog/manifests/<name>.json`.
 
 use lakehouse_client::{ClientError, StorageClient};
-use lakehouse_types::{Manifest, ObjectKey, dataset_name_error};
+use lakehouse_types::{Manifest, ObjectKey, column_type_error, data_key_error, dataset_name_error};
 
 /// Where manifests live.
 pub const PREFIX: &str = "_catalog/manifests/";
@@ -86,7 +86,12 @@ impl ManifestStore {
                 Err(e) => return Err(e),
             };
             match serde_json::from_slice::<Manifest>(&bytes) {
-                Ok(m) if m.name == name => out.manifests.push(m),
+                Ok(m) if m.name == name => match invalid(&m) {
+                    // Written around catalogd (the public storage routes refuse it now, but
+                    // state from before may hold it): never serve it.
+                    Some(e) => out.skipped.push(format!("{key}: {e}")),
+                    None => out.manifests.push(m),
+                },
                 Ok(m) => out
                     .skipped
                     .push(format!("{key}: holds the manifest of '{}'", m.name)),
@@ -95,4 +100,22 @@ impl ManifestStore {
         }
         Ok(out)
     }
+}
+
+/// What catalogd would have refused in a manifest read from storage.
+fn invalid(m: &Manifest) -> Option<String> {
+    let column = m
+        .schema
+        .iter()
+        .enumerate()
+        .find_map(|(i, c)| column_type_error(&c.ty).map(|e| format!("schema[{i}].{e}")));
+    column.or_else(|| {
+        m.objects.iter().enumerate().find_map(|(i, o)| {
+            ObjectKey::parse(o.key.clone())
+                .err()
+                .map(|e| e.to_string())
+                .or_else(|| data_key_error(&m.name, &o.key))
+                .map(|e| format!("objects[{i}].key {e}"))
+        })
+    })
 }

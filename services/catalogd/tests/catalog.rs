@@ -21,6 +21,7 @@ async fn serve_on(listener: TcpListener, app: Router) -> String {
         header_read_timeout: Duration::from_secs(5),
         shutdown_grace: Duration::from_secs(1),
         max_connections: 256,
+        tls: None,
     };
     tokio::spawn(lakehouse_common::serve(
         listener,
@@ -240,6 +241,16 @@ async fn register_contract() {
         json!({"name": "ok", "schema_fingerprint": "fp", "objects": [],
                "schema": [{"name": "a", "type": "BIGINT"}, {"name": "A", "type": "BIGINT"}]}),
         json!({"name": "ok"}),
+        // A type outside the closed set would reach SQL through queryd's empty views.
+        json!({"name": "ok", "schema_fingerprint": "fp", "objects": [],
+               "schema": [{"name": "a", "type": "BIGINT) AS a; CREATE OR REPLACE VIEW sales AS SELECT 1 --"}]}),
+        json!({"name": "ok", "schema_fingerprint": "fp", "objects": [],
+               "schema": [{"name": "a", "type": "DECIMAL(10,2)"}]}),
+        // Another dataset's objects, or the fleet's own state, are never a dataset's data.
+        json!({"name": "ok", "schema_fingerprint": "fp", "objects": [obj("datasets/sales/a.parquet", 3)]}),
+        json!({"name": "ok", "schema_fingerprint": "fp", "objects": [obj("_catalog/manifests/sales.json", 1)]}),
+        json!({"name": "_catalog", "schema_fingerprint": "fp", "objects": [obj("_catalog/manifests/sales.json", 1)]}),
+        json!({"name": "datasets", "schema_fingerprint": "fp", "objects": [obj("datasets/sales/a.parquet", 1)]}),
     ] {
         let (st, e) = api.post("/catalog/register", bad.clone()).await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{bad} → {e}");
@@ -275,7 +286,7 @@ async fn append_and_delete() {
     let (st, _) = api
         .post(
             "/catalog/append",
-            json!({"name": "nope", "schema_fingerprint": "fp", "objects": [obj("k", 1)]}),
+            json!({"name": "nope", "schema_fingerprint": "fp", "objects": [obj("datasets/nope/k", 1)]}),
         )
         .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
@@ -293,7 +304,7 @@ async fn append_and_delete() {
     let (st, e) = api
         .post(
             "/catalog/append",
-            json!({"name": "ev", "schema_fingerprint": "other", "objects": [obj("x", 1)]}),
+            json!({"name": "ev", "schema_fingerprint": "other", "objects": [obj("datasets/ev/x", 1)]}),
         )
         .await;
     assert_eq!(st, StatusCode::CONFLICT, "{e}");
@@ -479,13 +490,32 @@ async fn restart_loads_manifests_and_skips_corrupt_ones() {
     )
     .await;
 
+    // Written around catalogd: a type that would become SQL, another dataset's objects.
+    let mut evil = before["manifests"][0].clone();
+    evil["name"] = json!("evil");
+    evil["schema"][0]["type"] = json!("BIGINT) AS id; CREATE VIEW a AS SELECT 1; --");
+    put_object(
+        &s,
+        "_catalog/manifests/evil.json",
+        &serde_json::to_vec(&evil).unwrap(),
+    )
+    .await;
+    let mut thief = before["manifests"][0].clone();
+    thief["name"] = json!("thief");
+    thief["objects"] = json!([{"key": "_catalog/manifests/a.json", "size": 1, "row_count": 0}]);
+    put_object(
+        &s,
+        "_catalog/manifests/thief.json",
+        &serde_json::to_vec(&thief).unwrap(),
+    )
+    .await;
+
     let again = Api::new(&catalogd(&s).await);
     let ready = again.wait_ready().await;
     let warnings = ready["warnings"].to_string();
-    assert!(
-        warnings.contains("broken.json") && warnings.contains("wrong.json"),
-        "{ready}"
-    );
+    for skipped in ["broken.json", "wrong.json", "evil.json", "thief.json"] {
+        assert!(warnings.contains(skipped), "{skipped}: {ready}");
+    }
     let after = again.get("/catalog/list").await.1;
     assert_eq!(after["manifests"], before["manifests"]);
     assert!(

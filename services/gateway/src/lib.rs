@@ -43,12 +43,15 @@ impl ReadyCheck for UpstreamsReady {
 pub fn app(loaded: &LoadedConfig, env: &dyn Env) -> Result<Router, RunError> {
     let cfg = &loaded.config;
     let token = loaded.auth.token();
-    let http = reqwest::Client::builder()
+    let http = lakehouse_client::http_builder()
         .connect_timeout(Duration::from_millis(cfg.gateway.connect_timeout_ms))
         .redirect(reqwest::redirect::Policy::none())
         .pool_idle_timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(256)
         .build()?;
+    let tls = lakehouse_common::tls::client_config(cfg.common.tls_ca.as_deref())?;
+    let forward =
+        proxy::upstream_client(Duration::from_millis(cfg.gateway.connect_timeout_ms), tls);
     let table = upstreams::table(
         cfg,
         token,
@@ -72,17 +75,31 @@ pub fn app(loaded: &LoadedConfig, env: &dyn Env) -> Result<Router, RunError> {
         &cfg.common,
     );
     let timeout = Duration::from_millis(cfg.gateway.upstream_timeout_ms);
-    Ok(lakehouse_common::app(&ctx, router(table, &http, timeout)))
+    let scheme = if cfg.common.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    Ok(lakehouse_common::app(
+        &ctx,
+        router(table, &forward, timeout, scheme),
+    ))
 }
 
 /// The `/v1` routes for a routing table.
-pub fn router(table: Vec<Upstream>, http: &reqwest::Client, timeout: Duration) -> Router {
+pub fn router(
+    table: Vec<Upstream>,
+    http: &proxy::UpstreamClient,
+    timeout: Duration,
+    scheme: &'static str,
+) -> Router {
     let mut router = Router::new();
     for up in table {
         let state = ProxyState {
             upstream: Arc::new(up),
             http: http.clone(),
             timeout,
+            scheme,
         };
         for route in state.upstream.routes {
             router = router.route(route, any(proxy::forward).with_state(state.clone()));

@@ -1,5 +1,10 @@
 //! Forwarding one request: strip `/v1`, join the upstream's base path, stream the body both
 //! ways, and turn transport failures into 502/504 JSON errors.
+//!
+//! The path goes upstream byte for byte as received. A URL parser (as in most HTTP clients)
+//! would decode and resolve escaped dot segments (`a/%2E%2E/x` → `x`), letting a request
+//! reach a key or route it does not name; `http::Uri` keeps the bytes, so the upstream sees
+//! what the client sent and refuses dot segments itself.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,9 +17,36 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use http::header::{self, HeaderName};
 use http::{HeaderMap, HeaderValue};
-use lakehouse_common::ApiError;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use lakehouse_common::access::CLIENT_HEADER;
+use lakehouse_common::{ApiError, Principal};
 
 use crate::upstreams::{Upstream, UpstreamAuth};
+
+/// The connection pool requests are forwarded through (http and https upstreams).
+pub type UpstreamClient = Client<HttpsConnector<HttpConnector>, Body>;
+
+/// A pool for forwarding: keep-alive connections, `connect_timeout` per connection, https
+/// upstreams verified with `tls`.
+pub fn upstream_client(connect_timeout: Duration, tls: rustls::ClientConfig) -> UpstreamClient {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(connect_timeout));
+    connector.set_nodelay(true);
+    connector.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(connector);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(256)
+        .pool_timer(TokioTimer::new())
+        .build(https)
+}
 
 /// What a forwarding handler needs.
 #[derive(Debug, Clone)]
@@ -22,9 +54,11 @@ pub struct ProxyState {
     /// The upstream this route goes to.
     pub upstream: Arc<Upstream>,
     /// Shared connection pool.
-    pub http: reqwest::Client,
+    pub http: UpstreamClient,
     /// Limit for the upstream's response headers.
     pub timeout: Duration,
+    /// `http` or `https`: how clients reach the gateway, for `X-Forwarded-Proto`.
+    pub scheme: &'static str,
 }
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus those we set.
@@ -88,10 +122,15 @@ pub async fn forward(
         return too_large(up.max_body);
     }
     let url = upstream_url(base, &parts.uri);
+    let Ok(uri) = http::Uri::try_from(url.as_str()) else {
+        return ApiError::bad_request("the request path cannot be forwarded").into_response();
+    };
     let mut headers = parts.headers.clone();
     strip_hop_by_hop(&mut headers);
     headers.remove(header::AUTHORIZATION);
-    set_forwarded(&mut headers, &parts.headers, peer);
+    // Only the gateway names the caller to the services; a client's own copy is dropped.
+    headers.remove(CLIENT_HEADER);
+    set_forwarded(&mut headers, &parts.headers, peer, ps.scheme);
     let bearer = match &up.auth {
         UpstreamAuth::Internal(t) | UpstreamAuth::External(t) => t.as_deref(),
     };
@@ -99,6 +138,12 @@ pub async fn forward(
         && let Ok(v) = HeaderValue::from_str(&format!("Bearer {t}"))
     {
         headers.insert(header::AUTHORIZATION, v);
+    }
+    if matches!(up.auth, UpstreamAuth::Internal(_))
+        && let Some(p) = parts.extensions.get::<Principal>()
+        && let Ok(v) = HeaderValue::from_str(&p.name)
+    {
+        headers.insert(CLIENT_HEADER, v);
     }
     // Count bytes as they pass so a body without Content-Length cannot exceed the cap.
     let exceeded = Arc::new(AtomicBool::new(false));
@@ -116,12 +161,11 @@ pub async fn forward(
         }
         Ok(chunk)
     });
-    let send = ps
-        .http
-        .request(parts.method.clone(), &url)
-        .headers(headers)
-        .body(reqwest::Body::wrap_stream(stream))
-        .send();
+    let mut upstream_req = http::Request::new(Body::from_stream(stream));
+    *upstream_req.method_mut() = parts.method.clone();
+    *upstream_req.uri_mut() = uri;
+    *upstream_req.headers_mut() = headers;
+    let send = ps.http.request(upstream_req);
     let res = match tokio::time::timeout(ps.timeout, send).await {
         Err(_) => {
             return ApiError::gateway_timeout(format!(
@@ -136,13 +180,9 @@ pub async fn forward(
         Ok(Err(e)) => return transport_error(up.name, &e),
         Ok(Ok(res)) => res,
     };
-    let status = res.status();
-    let mut out_headers = res.headers().clone();
-    strip_hop_by_hop(&mut out_headers);
-    let mut response = Response::new(Body::from_stream(res.bytes_stream()));
-    *response.status_mut() = status;
-    *response.headers_mut() = out_headers;
-    response
+    let (mut head, body) = res.into_parts();
+    strip_hop_by_hop(&mut head.headers);
+    Response::from_parts(head, Body::new(body))
 }
 
 fn too_large(cap: u64) -> Response {
@@ -152,17 +192,13 @@ fn too_large(cap: u64) -> Response {
     .into_response()
 }
 
-fn transport_error(name: &str, e: &reqwest::Error) -> Response {
-    let err = if e.is_timeout() {
-        ApiError::gateway_timeout(format!("{name} timed out")).with_code("upstream_timeout")
-    } else if e.is_connect() {
+fn transport_error(name: &str, e: &hyper_util::client::legacy::Error) -> Response {
+    let err = if e.is_connect() {
         ApiError::bad_gateway(format!("{name} is unreachable")).with_code("upstream_unavailable")
-    } else if e.is_body() || e.is_request() {
-        // The client's own body failed (disconnect) or the upstream closed mid-request.
-        ApiError::bad_gateway(format!("{name} request failed: {}", chain(e)))
-            .with_code("upstream_error")
     } else {
-        ApiError::bad_gateway(format!("{name} answered badly: {}", chain(e)))
+        // The client's own body failed (a disconnect), or the upstream closed or answered
+        // something that is not HTTP.
+        ApiError::bad_gateway(format!("{name} request failed: {}", chain(e)))
             .with_code("upstream_error")
     };
     tracing::warn!(upstream = name, error = %chain(e), "upstream call failed");
@@ -180,7 +216,12 @@ fn chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Appends the peer to `X-Forwarded-For` and records the original host and scheme.
-fn set_forwarded(out: &mut HeaderMap, incoming: &HeaderMap, peer: SocketAddr) {
+fn set_forwarded(
+    out: &mut HeaderMap,
+    incoming: &HeaderMap,
+    peer: SocketAddr,
+    scheme: &'static str,
+) {
     let ip = peer.ip().to_string();
     let xff = match incoming
         .get("x-forwarded-for")
@@ -195,7 +236,7 @@ fn set_forwarded(out: &mut HeaderMap, incoming: &HeaderMap, peer: SocketAddr) {
     if let Some(host) = incoming.get(header::HOST) {
         out.insert("x-forwarded-host", host.clone());
     }
-    out.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    out.insert("x-forwarded-proto", HeaderValue::from_static(scheme));
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ async fn spawn(app: Router) -> String {
         header_read_timeout: Duration::from_secs(5),
         shutdown_grace: Duration::from_secs(1),
         max_connections: 256,
+        tls: None,
     };
     tokio::spawn(lakehouse_common::serve(
         listener,
@@ -55,16 +56,18 @@ async fn recorder() -> String {
             parts.uri.path().to_owned(),
             parts.uri.query().map(str::to_owned),
         );
-        let (authz, xff, rid, host) = (
+        let (authz, xff, rid, host, caller) = (
             h("authorization"),
             h("x-forwarded-for"),
             h("x-request-id"),
             h("x-forwarded-host"),
+            h("x-lakehouse-client"),
         );
         let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
         Json(json!({
             "method": method, "path": path, "query": query, "authorization": authz,
             "x_forwarded_for": xff, "x_request_id": rid, "x_forwarded_host": host, "body_len": body.len(),
+            "client": caller,
         }))
     }
     spawn(Router::new().route("/api/{*rest}", any(record))).await
@@ -72,7 +75,7 @@ async fn recorder() -> String {
 
 async fn storaged(dir: &Path) -> String {
     let toml = format!(
-        "[auth]\ntoken = \"{TOKEN}\"\n[storaged]\nroot = {:?}\n",
+        "[auth]\ntoken = \"{TOKEN}\"\naudit_log = \"\"\n[storaged]\nroot = {:?}\n",
         dir.to_str().unwrap()
     );
     let loaded = Config::from_toml(&toml, Path::new("t"), &|_: &str| None).unwrap();
@@ -88,7 +91,7 @@ async fn dead_url() -> String {
 
 async fn gateway(storaged: &str, recorder: &str, extra: &str) -> String {
     let toml = format!(
-        "[auth]\ntoken = \"{TOKEN}\"\n[gateway]\nstoraged_url = \"{storaged}\"\ncatalogd_url = \"{recorder}/api\"\n\
+        "[auth]\ntoken = \"{TOKEN}\"\naudit_log = \"\"\n[gateway]\nstoraged_url = \"{storaged}\"\ncatalogd_url = \"{recorder}/api\"\n\
          queryd_url = \"{recorder}/api/\"\nvectord_url = \"{dead}\"\nupstream_timeout_ms = 500\n{extra}",
         dead = dead_url().await
     );
@@ -145,6 +148,88 @@ async fn sub_path_join_query_and_forwarded_headers() {
         .unwrap();
     assert_eq!(v["path"], "/api/sql/tables");
     assert_eq!(v["query"], Value::Null);
+}
+
+/// One HTTP/1.1 request written byte for byte (HTTP client libraries normalise the path
+/// before sending, which is the very thing under test): the status and the body.
+async fn raw_request(
+    base: &str,
+    method: &str,
+    path: &str,
+    extra: &str,
+    body: &str,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.strip_prefix("http://").unwrap();
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n{extra}\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text[9..12].parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test]
+async fn escaped_dot_segments_go_upstream_as_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, rec) = (storaged(dir.path()).await, recorder().await);
+    let gw = gateway(&st, &rec, "").await;
+    // storaged decodes the key and refuses the dot segment; nothing is written at 'x'.
+    for path in [
+        "/v1/storage/objects/a/%2E%2E/x",
+        "/v1/storage/objects/a/.%2e/x",
+        "/v1/storage/objects/a/%2e/x",
+    ] {
+        let (status, body) = raw_request(&gw, "PUT", path, "", "evil").await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.contains("invalid_key"), "{path}: {body}");
+    }
+    assert!(!dir.path().join("x").exists());
+    assert!(!dir.path().join("a").exists());
+    // The storage route never reaches storaged's own /metrics.
+    let (status, body) = raw_request(
+        &gw,
+        "GET",
+        "/v1/storage/objects/%2e%2e/%2e%2e/metrics",
+        "",
+        "",
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(!body.contains("lakehouse_http_requests"), "{body}");
+    // Other upstreams get the bytes exactly as sent.
+    let (status, body) = raw_request(&gw, "GET", "/v1/catalog/manifest/%2E%2E/x", "", "").await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["path"], "/api/catalog/manifest/%2E%2E/x");
+}
+
+#[tokio::test]
+async fn only_the_gateway_names_the_caller() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, rec) = (storaged(dir.path()).await, recorder().await);
+    let gw = gateway(&st, &rec, "").await;
+    let v: Value = client()
+        .get(format!("{gw}/v1/catalog/list"))
+        .bearer_auth(TOKEN)
+        .header("x-lakehouse-client", "someone-else")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["client"], "fleet", "{v}");
 }
 
 #[tokio::test]
@@ -316,7 +401,7 @@ async fn chat_goes_to_the_model_server_with_its_own_key_not_our_token() {
     let dir = tempfile::tempdir().unwrap();
     let (st, rec) = (storaged(dir.path()).await, recorder().await);
     let toml = format!(
-        "[auth]\ntoken = \"{TOKEN}\"\n[gateway]\nstoraged_url = \"{st}\"\n[chat]\nurl = \"{rec}/api/v1\"\n[embed]\nprovider = \"openai\"\nurl = \"{rec}/api/v1\"\n"
+        "[auth]\ntoken = \"{TOKEN}\"\naudit_log = \"\"\n[gateway]\nstoraged_url = \"{st}\"\n[chat]\nurl = \"{rec}/api/v1\"\n[embed]\nprovider = \"openai\"\nurl = \"{rec}/api/v1\"\n"
     );
     let loaded = Config::from_toml(&toml, Path::new("t"), &|_: &str| None).unwrap();
     let env = |k: &str| (k == "LAKEHOUSE_CHAT_API_KEY").then(|| "model-key".to_owned());

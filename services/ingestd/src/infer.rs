@@ -30,6 +30,21 @@ impl Candidates {
         }
     }
 
+    /// Whether every value seen parses as `ty` (one of the inferred types' names); VARCHAR
+    /// holds anything, and a column with no values fits every type.
+    pub fn fits(self, ty: &str) -> bool {
+        let bit = match ty {
+            "VARCHAR" => return true,
+            "BOOLEAN" => BOOL,
+            "BIGINT" => INT,
+            "DOUBLE" => DOUBLE,
+            "DATE" => DATE,
+            "TIMESTAMP" => TIMESTAMP,
+            _ => 0,
+        };
+        self.0 & bit != 0
+    }
+
     /// The SQL type name.
     pub fn sql_type(self) -> &'static str {
         let c = self.0;

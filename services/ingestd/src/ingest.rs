@@ -18,6 +18,7 @@ use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
+use crate::conform::conform;
 use crate::convert::{self, Limits};
 use crate::scan::Scan;
 use crate::upload;
@@ -229,7 +230,7 @@ impl Ingestor {
         started: Instant,
     ) -> Result<IngestResponse, ApiError> {
         let rid = request_id::current().unwrap_or_else(request_id::generate);
-        let received = upload::receive(
+        let mut received = upload::receive(
             multipart,
             &self.tmp_dir,
             p.delimiter,
@@ -238,14 +239,36 @@ impl Ingestor {
         )
         .await?;
         let received_ms = started.elapsed().as_millis() as u64;
-        let schema = columns_of(&received.scan);
-        let fingerprint = schema_fingerprint(&schema);
+        let mut schema = columns_of(&received.scan);
+        let mut fingerprint = schema_fingerprint(&schema);
         let key_str = format!(
             "datasets/{}/{}.parquet",
             p.name,
             object_hash(&received.sha256, &p)
         );
         let key = ObjectKey::parse(key_str.clone()).map_err(ApiError::internal)?;
+        // One ingest per dataset at a time: the check below and the register stay consistent.
+        let lock = self.name_lock(&p.name);
+        let _guard = lock.lock().await;
+        let current = self
+            .catalog
+            .manifest(&p.name, &rid)
+            .await
+            .map_err(|e| catalog_error(&e))?;
+        if let Some(m) = &current
+            && m.schema_fingerprint != fingerprint
+            && p.mode == Mode::Append
+        {
+            // An append whose values all fit the dataset's columns is written in the
+            // dataset's types (whole numbers into a DOUBLE column, dates into TIMESTAMP,
+            // anything into VARCHAR); only a real conflict is refused.
+            received.scan.columns = conform(&received.scan.columns, &m.schema).map_err(|e| {
+                ApiError::conflict(format!("cannot append to dataset '{}': {e}", p.name))
+                    .with_code("schema_mismatch")
+            })?;
+            schema = columns_of(&received.scan);
+            fingerprint = schema_fingerprint(&schema);
+        }
         let rows = received.scan.rows;
         let answer = |m: &Manifest, existing: bool| IngestResponse {
             dataset: p.name.clone(),
@@ -258,14 +281,6 @@ impl Ingestor {
             elapsed_ms: started.elapsed().as_millis() as u64,
         };
 
-        // One ingest per dataset at a time: the check below and the register stay consistent.
-        let lock = self.name_lock(&p.name);
-        let _guard = lock.lock().await;
-        let current = self
-            .catalog
-            .manifest(&p.name, &rid)
-            .await
-            .map_err(|e| catalog_error(&e))?;
         if let Some(m) = &current {
             if m.schema_fingerprint != fingerprint {
                 return Err(ApiError::conflict(format!(
@@ -432,11 +447,13 @@ mod tests {
                 name: "id".into(),
                 sql_type: "BIGINT",
                 nullable: false,
+                candidates: crate::infer::Candidates::ALL,
             },
             crate::scan::ColumnScan {
                 name: "word".into(),
                 sql_type: "VARCHAR",
                 nullable: false,
+                candidates: crate::infer::Candidates::ALL,
             },
         ];
         let out = dir.path().join("out.parquet");

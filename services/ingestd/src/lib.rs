@@ -2,9 +2,10 @@
 //! `file`) and makes it a zstd Parquet object in storage, registered in the catalog.
 //!
 //! Layout: [`upload`] streams the upload to a temp file while [`scan`] checks it and
-//! [`infer`] types its columns; [`convert`] writes Parquet with DuckDB; [`ingest`] runs the
+//! [`infer`] types its columns; [`conform`] fits an append to its dataset's types; [`convert`] writes Parquet with DuckDB; [`ingest`] runs the
 //! whole call and cleans up after failures; this file wires the router and the service.
 
+pub mod conform;
 pub mod convert;
 pub mod infer;
 pub mod ingest;

@@ -25,6 +25,8 @@ pub struct ColumnScan {
     pub sql_type: &'static str,
     /// Whether an empty value was seen.
     pub nullable: bool,
+    /// Every type its values fit.
+    pub candidates: Candidates,
 }
 
 /// What the whole file holds.
@@ -54,7 +56,13 @@ pub struct Scanner {
     rows: u64,
     newlines: u64,
     record_line: u64,
+    /// The first bytes, held until there are enough to tell a UTF-8 BOM: csv-core drops a
+    /// BOM only when its first buffer holds all of it, so chunking would change the header.
+    head: Option<Vec<u8>>,
 }
+
+/// Length of a UTF-8 BOM.
+const BOM_BYTES: usize = 3;
 
 impl Scanner {
     /// A scanner for `delimiter`; with `has_header` the first record names the columns.
@@ -70,16 +78,36 @@ impl Scanner {
             rows: 0,
             newlines: 0,
             record_line: 1,
+            head: Some(Vec::new()),
         }
     }
 
     /// Feeds the next chunk.
     pub fn feed(&mut self, input: &[u8]) -> Result<(), ScanError> {
-        self.run(input)
+        let Some(head) = self.head.as_mut() else {
+            return self.run(input);
+        };
+        head.extend_from_slice(input);
+        if head.len() < BOM_BYTES {
+            return Ok(());
+        }
+        self.flush_head()
+    }
+
+    fn flush_head(&mut self) -> Result<(), ScanError> {
+        let Some(head) = self.head.take() else {
+            return Ok(());
+        };
+        // An empty input would tell csv-core the file ended.
+        if head.is_empty() {
+            return Ok(());
+        }
+        self.run(&head)
     }
 
     /// Ends the input; the findings.
     pub fn finish(mut self) -> Result<Scan, ScanError> {
+        self.flush_head()?;
         self.run(&[])?;
         if self.columns.is_empty() {
             return Err(ScanError("the file is empty".into()));
@@ -95,6 +123,7 @@ impl Scanner {
                     name: c.name,
                     sql_type: c.candidates.sql_type(),
                     nullable: c.nullable,
+                    candidates: c.candidates,
                 })
                 .collect(),
             rows: self.rows,

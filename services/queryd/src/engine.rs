@@ -10,7 +10,7 @@ use duckdb::arrow::datatypes::SchemaRef;
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
 use duckdb::{Config, Connection};
-use lakehouse_types::{Column, ResultColumn};
+use lakehouse_types::{Column, ResultColumn, canonical_column_type};
 use tokio::sync::Semaphore;
 
 /// A SQL string literal.
@@ -136,10 +136,16 @@ impl Engine {
             let cols = if schema.is_empty() {
                 "NULL AS empty".to_owned()
             } else {
+                // Only the canonical spelling of a known type reaches SQL, never catalog text.
                 schema
                     .iter()
-                    .map(|c| format!("CAST(NULL AS {}) AS {}", c.ty, ident(&c.name)))
-                    .collect::<Vec<_>>()
+                    .map(|c| {
+                        let ty = canonical_column_type(&c.ty).ok_or_else(|| {
+                            format!("column '{}' has unknown type '{}'", c.name, c.ty)
+                        })?;
+                        Ok(format!("CAST(NULL AS {ty}) AS {}", ident(&c.name)))
+                    })
+                    .collect::<Result<Vec<_>, String>>()?
                     .join(", ")
             };
             format!("SELECT {cols} WHERE false")
@@ -153,7 +159,8 @@ impl Engine {
         };
         let sql = format!("CREATE OR REPLACE VIEW {} AS {body}", ident(name));
         let admin = self.admin.lock().unwrap_or_else(PoisonError::into_inner);
-        admin.execute_batch(&sql).map_err(|e| e.to_string())
+        // One statement, never a batch: nothing in it can start a second one.
+        admin.execute(&sql, []).map(drop).map_err(|e| e.to_string())
     }
 
     /// Removes view `name` if it exists.
@@ -313,5 +320,63 @@ pub fn type_name(t: &LogicalTypeHandle) -> String {
             format!("{kind}({fields})")
         }
         other => format!("{other:?}").to_uppercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn engine(dir: &Path) -> Arc<Engine> {
+        Arc::new(
+            Engine::open(&EngineSettings {
+                readable_dir: dir.to_path_buf(),
+                temp_dir: dir.join("tmp"),
+                threads: 1,
+                memory_limit_mb: 256,
+                connections: 1,
+                timeout: Duration::from_secs(10),
+            })
+            .unwrap(),
+        )
+    }
+
+    fn col(name: &str, ty: &str) -> Column {
+        Column {
+            name: name.into(),
+            ty: ty.into(),
+            nullable: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn catalog_types_cannot_inject_sql() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path());
+        e.set_view("victim", &[], &[col("n", "BIGINT")]).unwrap();
+        let evil = "BIGINT) AS n WHERE false; CREATE OR REPLACE VIEW victim AS SELECT 42 AS n; \
+                    SELECT CAST(NULL AS BIGINT";
+        assert!(e.set_view("attacker", &[], &[col("n", evil)]).is_err());
+        let r = e
+            .query("SELECT count(*) AS c FROM victim".into(), 10)
+            .await
+            .unwrap();
+        let c = r.batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<duckdb::arrow::array::Int64Array>()
+            .unwrap()
+            .value(0);
+        assert_eq!(c, 0, "the victim's view was replaced");
+        // A known type in any case is written canonically and works.
+        e.set_view(
+            "ok",
+            &[],
+            &[col("t", "timestamp with time zone"), col("l", "varchar[]")],
+        )
+        .unwrap();
+        let r = e.query("SELECT * FROM ok".into(), 10).await.unwrap();
+        assert_eq!(r.columns[1].ty, "VARCHAR[]");
     }
 }

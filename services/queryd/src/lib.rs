@@ -15,16 +15,17 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::{Json, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use lakehouse_client::{CatalogClient, ServiceClient, StorageClient};
+use lakehouse_common::access::caller;
 use lakehouse_common::extract::JsonBody;
 use lakehouse_common::server::BoxFuture;
 use lakehouse_common::startup::RunError;
 use lakehouse_common::{
-    ApiError, LoadedConfig, ServiceContext, layers, metrics, request_id, serve,
+    ApiError, LoadedConfig, Principal, ServiceContext, layers, metrics, request_id, serve,
 };
 use lakehouse_types::{SqlRequest, TableInfo, TablesResponse};
 use tokio::net::TcpListener;
@@ -56,8 +57,10 @@ fn rid() -> String {
 
 async fn sql(
     State(q): State<Arc<Queryd>>,
+    principal: Option<Extension<Principal>>,
     JsonBody(req): JsonBody<SqlRequest>,
 ) -> Result<Response, ApiError> {
+    let who = caller(principal);
     let started = Instant::now();
     if req.sql.len() > sandbox::MAX_SQL_BYTES {
         return Err(ApiError::payload_too_large(format!(
@@ -74,10 +77,18 @@ async fn sql(
         )));
     }
     let wrapped = sandbox::wrap(&req.sql, max_rows + 1)?;
-    let _pins = q
-        .views
-        .prepare(&sandbox::identifiers(&req.sql), &rid())
-        .await?;
+    let identifiers = sandbox::identifiers(&req.sql);
+    if who.dataset_scoped() {
+        let datasets: Vec<String> = q
+            .views
+            .tables(&rid())
+            .await?
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        sandbox::check_scope(&identifiers, &datasets, &who)?;
+    }
+    let _pins = q.views.prepare(&identifiers, &rid()).await?;
     let result = q
         .engine
         .query(wrapped, max_rows)
@@ -94,12 +105,17 @@ async fn sql(
     output::respond(&result, format, started.elapsed().as_millis() as u64)
 }
 
-async fn tables(State(q): State<Arc<Queryd>>) -> Result<Json<TablesResponse>, ApiError> {
+async fn tables(
+    State(q): State<Arc<Queryd>>,
+    principal: Option<Extension<Principal>>,
+) -> Result<Json<TablesResponse>, ApiError> {
+    let who = caller(principal);
     let tables: Vec<TableInfo> = q
         .views
         .tables(&rid())
         .await?
         .into_iter()
+        .filter(|m| who.may_dataset(&m.name))
         .map(|m| TableInfo {
             name: m.name,
             columns: m.schema,

@@ -74,6 +74,59 @@ pub fn wrap(sql: &str, limit: u64) -> Result<String, ApiError> {
     ))
 }
 
+/// Table functions that reach data without naming a dataset (by a computed name, a cache
+/// file, or the engine's own catalog): refused to a token scoped to some datasets, whose
+/// queries may read only the datasets they name.
+const UNNAMED_READS: &[&str] = &[
+    "query",
+    "query_table",
+    "read_parquet",
+    "parquet_scan",
+    "parquet_metadata",
+    "parquet_schema",
+    "parquet_file_metadata",
+    "parquet_kv_metadata",
+    "read_csv",
+    "read_csv_auto",
+    "read_json",
+    "read_json_auto",
+    "read_text",
+    "read_blob",
+    "glob",
+    "read_ndjson",
+    "read_ndjson_auto",
+    "sniff_csv",
+    "duckdb_views",
+    "duckdb_columns",
+    "duckdb_tables",
+    "duckdb_dependencies",
+];
+
+/// Refuses a query of a dataset-scoped token that names a dataset outside its scopes, or
+/// reaches data without naming it.
+pub fn check_scope(
+    identifiers: &[String],
+    datasets: &[String],
+    who: &lakehouse_common::Principal,
+) -> Result<(), ApiError> {
+    if let Some(f) = identifiers
+        .iter()
+        .find(|i| UNNAMED_READS.contains(&i.as_str()))
+    {
+        return Err(ApiError::forbidden(format!(
+            "token '{}' is scoped to some datasets; its queries may not use {f}()",
+            who.name
+        ))
+        .with_code("forbidden"));
+    }
+    for d in datasets {
+        if identifiers.contains(&d.to_ascii_lowercase()) {
+            who.require_dataset(d)?;
+        }
+    }
+    Ok(())
+}
+
 /// Identifiers in `sql` (bare words and "quoted" names), lowercased: the datasets a query may
 /// touch are those whose names appear here. Strings and comments are skipped.
 pub fn identifiers(sql: &str) -> Vec<String> {

@@ -304,6 +304,56 @@ async fn invalid_keys_are_refused(h: Harness) {
     );
 }
 
+async fn long_segments_are_refused_naming_the_limit(h: Harness) {
+    // The longest segment a file system holds as one name round-trips on every backend.
+    let longest = h.key(&format!("{}/x", "s".repeat(255)));
+    let url = format!("{}/storage/objects/{longest}", h.base);
+    let res = h.client.put(&url).body("ok").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        h.client
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok"
+    );
+    let res = h.client.delete(&url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    // One byte more is refused alike by every method and backend, never a 500.
+    let url = format!(
+        "{}/storage/objects/{}/{}/x",
+        h.base,
+        h.prefix_encoded(),
+        "s".repeat(300)
+    );
+    for method in [
+        reqwest::Method::PUT,
+        reqwest::Method::GET,
+        reqwest::Method::HEAD,
+        reqwest::Method::DELETE,
+    ] {
+        let res = h
+            .client
+            .request(method.clone(), &url)
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{method}");
+        if method != reqwest::Method::HEAD {
+            let v: Value = res.json().await.unwrap();
+            assert_eq!(v["error"]["code"], "invalid_key", "{v}");
+            let m = v["error"]["message"].as_str().unwrap();
+            assert!(m.contains("300 bytes") && m.contains("255"), "{m}");
+        }
+    }
+    assert!(h.list_keys(&h.key(""), None, None).await.0.is_empty());
+}
+
 async fn oversized_declared_body_is_refused_before_reading(h: Harness) {
     // Declares 300 MiB, sends 1 KiB, then stalls: the answer must come without the rest.
     let key = h.key("too-big");
@@ -529,6 +579,10 @@ macro_rules! suite {
             #[tokio::test]
             async fn invalid_keys_are_refused() {
                 super::invalid_keys_are_refused($start("").await).await
+            }
+            #[tokio::test]
+            async fn long_segments_are_refused_naming_the_limit() {
+                super::long_segments_are_refused_naming_the_limit($start("").await).await
             }
             #[tokio::test]
             async fn oversized_declared_body_is_refused_before_reading() {

@@ -7,12 +7,14 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use lakehouse_common::ApiError;
+use axum::{Extension, Json};
+use lakehouse_common::access::caller;
+use lakehouse_common::audit::AuditTarget;
 use lakehouse_common::extract::JsonBody;
+use lakehouse_common::{ApiError, Principal};
 use lakehouse_vector::{Hit, Item, MAX_EF, MAX_K, Metadata, Metric, Params};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -151,23 +153,35 @@ async fn detached<T: Send + 'static>(
 /// `POST /vectors/index`: 201 with the params, 409 when the name is taken.
 pub async fn create(
     State(reg): Reg,
+    principal: Option<Extension<Principal>>,
     JsonBody(req): JsonBody<CreateRequest>,
 ) -> Result<Response, ApiError> {
+    caller(principal).require_index(&req.name)?;
+    let target = AuditTarget(format!("index:{}", req.name));
     let mut params = Params::new(req.dimension);
     params.m = req.m.unwrap_or(params.m);
     params.ef_construction = req.ef_construction.unwrap_or(params.ef_construction);
     params.ef_search = req.ef_search.unwrap_or(params.ef_search);
     params.distance = req.distance.unwrap_or(params.distance);
     let entry = detached(async move { reg.create(&req.name, params).await }).await?;
-    Ok((StatusCode::CREATED, Json(info(&entry))).into_response())
+    Ok((StatusCode::CREATED, Extension(target), Json(info(&entry))).into_response())
 }
 
 /// `GET /vectors/index`.
-pub async fn list(State(reg): Reg) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(reg): Reg,
+    principal: Option<Extension<Principal>>,
+) -> Result<Json<Value>, ApiError> {
     if let Some(why) = reg.not_ready() {
         return Err(ApiError::unavailable(why).with_code("not_ready"));
     }
-    let names: Vec<String> = reg.entries().iter().map(|e| e.name.clone()).collect();
+    let who = caller(principal);
+    let names: Vec<String> = reg
+        .entries()
+        .iter()
+        .filter(|e| who.may_index(&e.name))
+        .map(|e| e.name.clone())
+        .collect();
     Ok(Json(json!({"count": names.len(), "names": names})))
 }
 
@@ -234,12 +248,13 @@ pub async fn search(
     Path(name): Path<String>,
     JsonBody(req): JsonBody<SearchRequest>,
 ) -> Result<Response, ApiError> {
-    let k = req.k.unwrap_or(10);
-    if !(1..=MAX_K).contains(&k) {
-        return Err(
-            ApiError::bad_request(format!("k is {k}; it must be between 1 and {MAX_K}"))
-                .with_code("invalid_k"),
-        );
+    // The contract caps k at 1000: a larger k is served as 1000, as the reference design does.
+    let k = req.k.unwrap_or(10).min(MAX_K);
+    if k == 0 {
+        return Err(ApiError::bad_request(format!(
+            "k is 0; it must be at least 1 (at most {MAX_K} are returned)"
+        ))
+        .with_code("invalid_k"));
     }
     if let Some(ef) = req.ef
         && !(1..=MAX_EF).contains(&ef)
@@ -272,9 +287,11 @@ pub async fn search(
 /// `POST /vectors/index/{name}/merge`.
 pub async fn merge(
     State(reg): Reg,
+    principal: Option<Extension<Principal>>,
     Path(name): Path<String>,
     JsonBody(req): JsonBody<MergeRequest>,
 ) -> Result<Response, ApiError> {
+    caller(principal).require_index(&req.dest)?;
     let out = detached(async move { reg.merge(&name, &req.dest, req.clear_source).await }).await?;
     Ok(Json(out).into_response())
 }

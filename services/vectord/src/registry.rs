@@ -690,7 +690,7 @@ impl Registry {
             .check(&items)
             .map_err(|e| ApiError::bad_request(e.to_string()).with_code("invalid_item"))?;
         if items.is_empty() {
-            return Ok((0, entry.index.len()));
+            return Err(ApiError::bad_request("items must be non-empty").with_code("invalid_item"));
         }
         self.submit(&entry, Record::Upsert(items)).await
     }

@@ -259,6 +259,33 @@ mod tests {
         }
     }
 
+    /// Metadata `depth` levels deep: `{"a": {"a": … {"a": 1}}}` with arrays every other level.
+    pub(crate) fn nested(depth: usize) -> Metadata {
+        let mut v = json!(1);
+        for level in (2..=depth).rev() {
+            v = if level % 2 == 0 {
+                json!([v])
+            } else {
+                json!({"a": v})
+            };
+        }
+        json!({ "a": v }).as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn the_deepest_metadata_an_add_accepts_is_read_back() {
+        use lakehouse_vector::{MAX_METADATA_DEPTH, metadata_depth};
+        let meta = nested(MAX_METADATA_DEPTH);
+        assert_eq!(metadata_depth(&meta), MAX_METADATA_DEPTH);
+        let its = vec![Item {
+            id: "deep".into(),
+            vector: vec![1.0, 0.0, 0.0],
+            metadata: Some(meta),
+        }];
+        let bytes = encode(1, &[Write::Upsert(&its)], 3);
+        assert_eq!(decode(&bytes).unwrap(), (1, vec![Record::Upsert(its)]));
+    }
+
     #[test]
     fn version_1_records_are_read() {
         // One write, its fields at the top level of the envelope.

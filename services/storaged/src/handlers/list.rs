@@ -1,9 +1,10 @@
 //! `GET /storage/list?prefix=&after=&limit=`.
 
-use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use lakehouse_common::ApiError;
+use axum::{Extension, Json};
+use lakehouse_common::{ApiError, Principal, Role};
+use lakehouse_types::is_internal;
 use lakehouse_types::key::MAX_KEY_BYTES;
 use lakehouse_types::{ListResponse, ObjectInfo};
 use serde::Deserialize;
@@ -30,6 +31,7 @@ pub struct ListQuery {
 /// One page of objects in UTF-8 byte order of their keys.
 pub async fn list_objects(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Query(q) = match query {
@@ -57,11 +59,14 @@ pub async fn list_objects(
             .into_response();
         }
     }
+    let admin = principal.is_none_or(|p| p.role >= Role::Admin);
     match state.store.list(&q.prefix, q.after.as_deref(), limit).await {
         Ok(page) => Json(ListResponse {
+            // Names of the fleet's own state are shown only to those who may read it.
             objects: page
                 .objects
                 .into_iter()
+                .filter(|m| admin || !is_internal(m.key.as_str()))
                 .map(|m| ObjectInfo {
                     key: m.key.into_string(),
                     size: m.size,

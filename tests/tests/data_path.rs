@@ -365,7 +365,7 @@ async fn bad_ingests_change_nothing() {
             "name=base&mode=append",
             multipart("file", b"id,name\nx,a\n"),
             StatusCode::CONFLICT,
-            "differs",
+            "column 'id' is VARCHAR in the file and BIGINT in the dataset",
         ),
     ];
     for (query, body, status, needle) in cases {

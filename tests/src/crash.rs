@@ -4,7 +4,7 @@
 //! whole, never half-applied. `scripts/bench/crash.sh` runs 100 cycles of each; the test run
 //! runs a few.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -60,8 +60,8 @@ fn client() -> reqwest::Client {
 
 /// The bytes object `key` must hold: derived from the key, long enough to span buffers.
 fn content(key: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(300 << 10);
-    while out.len() < (300 << 10) {
+    let mut out = Vec::with_capacity(64 << 10);
+    while out.len() < (64 << 10) {
         out.extend_from_slice(key.as_bytes());
         out.push(b'\n');
     }
@@ -97,7 +97,8 @@ pub async fn campaign(service: &'static str, cycles: usize, seed: u64) -> Report
     }
     let mut rng = seed;
     let mut report = Report::default();
-    let mut all: Vec<Attempt> = Vec::new();
+    // Every write found applied after some restart: it must stay so after every later one.
+    let mut present: BTreeSet<String> = BTreeSet::new();
     for cycle in 0..cycles {
         let log: Arc<Mutex<Vec<Attempt>>> = Arc::default();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -108,14 +109,7 @@ pub async fn campaign(service: &'static str, cycles: usize, seed: u64) -> Report
                 let mut n = 0;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let key = format!("c{cycle}-w{w}-{n}");
-                    let acked = write(
-                        &http,
-                        &base,
-                        service,
-                        &key,
-                        cycle * 100_000 + w * 10_000 + n,
-                    )
-                    .await;
+                    let acked = write(&http, &base, service, &key).await;
                     log.lock().unwrap().push(Attempt { key, acked });
                     if !acked {
                         break;
@@ -140,34 +134,19 @@ pub async fn campaign(service: &'static str, cycles: usize, seed: u64) -> Report
         fleet.procs.push((service, p));
         wait_ready(&base, Duration::from_secs(60));
         report.restart_ms.push(started.elapsed().as_millis() as u64);
-        all.extend(log.lock().unwrap().drain(..));
-        // Every write so far, this cycle's and all before: acknowledged ones must stay.
-        let state = observe(&http, &base, service, cycle + 1).await;
-        for a in &all {
-            match (a.acked, state.get(&a.key)) {
-                (true, Some(true)) => {}
-                (true, other) => panic!(
-                    "{service} cycle {cycle}: acknowledged write {} is {other:?} after a SIGKILL",
-                    a.key
-                ),
-                (false, Some(false)) => panic!(
-                    "{service} cycle {cycle}: cut write {} is half-applied",
-                    a.key
-                ),
-                (false, _) => {}
+        let attempts: Vec<Attempt> = log.lock().unwrap().drain(..).collect();
+        let applied = verify(&http, &base, service, cycle, &attempts, &present).await;
+        for a in &attempts {
+            if a.acked {
+                report.acknowledged += 1;
+            } else if applied.contains(&a.key) {
+                report.unacknowledged_applied += 1;
+            } else {
+                report.unacknowledged_absent += 1;
             }
         }
+        present.extend(applied);
         report.cycles += 1;
-    }
-    let state = observe(&http, &base, service, cycles).await;
-    for a in &all {
-        if a.acked {
-            report.acknowledged += 1;
-        } else if state.get(&a.key) == Some(&true) {
-            report.unacknowledged_applied += 1;
-        } else {
-            report.unacknowledged_absent += 1;
-        }
     }
     report
 }
@@ -178,7 +157,8 @@ fn kill(p: &mut Proc) {
 }
 
 /// One write; true when the service acknowledged it.
-async fn write(http: &reqwest::Client, base: &str, service: &str, key: &str, n: usize) -> bool {
+async fn write(http: &reqwest::Client, base: &str, service: &str, key: &str) -> bool {
+    let n = number(key);
     let req = match service {
         "storaged" => http
             .put(format!("{base}/storage/objects/crash/{key}"))
@@ -197,20 +177,28 @@ async fn write(http: &reqwest::Client, base: &str, service: &str, key: &str, n: 
     matches!(req.bearer_auth(TOKEN).send().await, Ok(r) if r.status().is_success())
 }
 
-/// What the service holds now: key → whole (true) or torn (false).
-async fn observe(
+/// Checks the service after a restart: every write found before is still there, each of this
+/// cycle's acknowledged writes is there and whole, a cut one is absent or whole, and nothing
+/// else is. Reads what changed this cycle in full and the rest by listing, so a campaign's
+/// cost stays linear in its writes. The keys of this cycle's writes that are applied.
+async fn verify(
     http: &reqwest::Client,
     base: &str,
     service: &str,
-    cycles: usize,
-) -> BTreeMap<String, bool> {
+    cycle: usize,
+    attempts: &[Attempt],
+    before: &BTreeSet<String>,
+) -> BTreeSet<String> {
     let get = |url: String| async move {
         let r = http.get(url).bearer_auth(TOKEN).send().await.unwrap();
         (r.status(), r.bytes().await.unwrap())
     };
-    let mut out = BTreeMap::new();
+    let ctx = format!("{service} cycle {cycle}");
+    // key → whole, for every write of this cycle found applied.
+    let mut now: BTreeMap<String, bool> = BTreeMap::new();
     match service {
         "storaged" => {
+            let mut listed: BTreeMap<String, u64> = BTreeMap::new();
             let mut after: Option<String> = None;
             loop {
                 let q = after
@@ -220,58 +208,108 @@ async fn observe(
                 let (_, body) = get(format!("{base}/storage/list?prefix=crash/{q}")).await;
                 let v: Value = serde_json::from_slice(&body).unwrap();
                 for o in v["objects"].as_array().unwrap() {
-                    let key = o["key"].as_str().unwrap().to_owned();
-                    let (_, bytes) = get(format!("{base}/storage/objects/{key}")).await;
-                    let name = key.trim_start_matches("crash/").to_owned();
-                    out.insert(name.clone(), bytes.as_ref() == content(&name).as_slice());
+                    let key = o["key"]
+                        .as_str()
+                        .unwrap()
+                        .trim_start_matches("crash/")
+                        .to_owned();
+                    listed.insert(key, o["size"].as_u64().unwrap());
                 }
                 if v["truncated"] != true {
                     break;
                 }
                 after = v["next_after"].as_str().map(str::to_owned);
             }
+            for k in before {
+                assert_eq!(
+                    listed.get(k).copied(),
+                    Some(content(k).len() as u64),
+                    "{ctx}: earlier object {k} lost or changed"
+                );
+            }
+            for a in attempts {
+                if listed.contains_key(&a.key) {
+                    let (_, bytes) = get(format!("{base}/storage/objects/crash/{}", a.key)).await;
+                    now.insert(a.key.clone(), bytes.as_ref() == content(&a.key).as_slice());
+                }
+            }
+            assert_eq!(
+                listed.len(),
+                before.len() + now.len(),
+                "{ctx}: objects nobody wrote"
+            );
         }
         "catalogd" => {
             let (status, body) = get(format!("{base}/catalog/manifest/crash")).await;
+            let mut keys = BTreeSet::new();
             if status == 200 {
                 let m: Value = serde_json::from_slice(&body).unwrap();
                 let objects = m["objects"].as_array().unwrap();
-                let rows = m["row_count"].as_u64().unwrap();
-                let whole = rows == objects.len() as u64;
+                let whole = m["row_count"].as_u64().unwrap() == objects.len() as u64;
                 for o in objects {
                     let k = o["key"].as_str().unwrap();
-                    let name = k.trim_start_matches("crash/").trim_end_matches(".parquet");
-                    assert!(
-                        out.insert(name.to_owned(), whole).is_none(),
-                        "object {k} listed twice"
-                    );
-                }
-            }
-        }
-        _ => {
-            let (_, body) = get(format!("{base}/vectors/index/crash")).await;
-            let info: Value = serde_json::from_slice(&body).unwrap();
-            let length = info["length"].as_u64().unwrap_or(0);
-            // Ids are probed by name: every id a writer tried is c<cycle>-w<w>-<n>.
-            let mut found = 0;
-            for cycle in 0..cycles {
-                for w in 0..WRITERS {
-                    for n in 0.. {
-                        let key = format!("c{cycle}-w{w}-{n}");
-                        let (status, body) =
-                            get(format!("{base}/vectors/index/crash/items/{key}")).await;
-                        if status != 200 {
-                            break;
-                        }
-                        found += 1;
-                        let v: Value = serde_json::from_slice(&body).unwrap();
-                        let want = (cycle * 100_000 + w * 10_000 + n) as u64;
-                        out.insert(key, v["metadata"]["n"] == want);
+                    let name = k
+                        .trim_start_matches("crash/")
+                        .trim_end_matches(".parquet")
+                        .to_owned();
+                    assert!(keys.insert(name.clone()), "{ctx}: object {k} listed twice");
+                    if !before.contains(&name) {
+                        now.insert(name, whole);
                     }
                 }
             }
-            assert_eq!(found, length, "vectord holds items no writer sent");
+            for k in before {
+                assert!(keys.contains(k), "{ctx}: earlier append {k} lost");
+            }
+            assert_eq!(keys.len(), before.len() + now.len());
+        }
+        _ => {
+            for a in attempts {
+                let (status, body) =
+                    get(format!("{base}/vectors/index/crash/items/{}", a.key)).await;
+                if status == 200 {
+                    let v: Value = serde_json::from_slice(&body).unwrap();
+                    now.insert(a.key.clone(), v["metadata"]["n"] == json!(number(&a.key)));
+                }
+            }
+            // Ids are never reused: the length counts exactly the earlier writes and this
+            // cycle's, so none of the earlier ones can be missing.
+            let (_, body) = get(format!("{base}/vectors/index/crash")).await;
+            let info: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(
+                info["length"].as_u64(),
+                Some((before.len() + now.len()) as u64),
+                "{ctx}: {info}"
+            );
         }
     }
-    out
+    for a in attempts {
+        match (a.acked, now.get(&a.key)) {
+            (_, Some(true)) => {}
+            (true, other) => panic!(
+                "{ctx}: acknowledged write {} is {other:?} after a SIGKILL",
+                a.key
+            ),
+            (false, Some(false)) => panic!("{ctx}: cut write {} is half-applied", a.key),
+            (false, None) => {}
+        }
+    }
+    assert!(
+        now.keys().all(|k| attempts.iter().any(|a| &a.key == k)),
+        "{ctx}: writes nobody sent"
+    );
+    now.into_keys().collect()
+}
+
+/// The number a write's key stands for (`c<cycle>-w<writer>-<n>`), as its metadata holds it.
+fn number(key: &str) -> usize {
+    let mut parts = key
+        .split('-')
+        .map(|p| p.trim_start_matches(['c', 'w']).parse::<usize>().unwrap());
+    let (c, w, n) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    c * 100_000 + w * 10_000 + n
 }

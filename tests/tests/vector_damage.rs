@@ -20,7 +20,7 @@ fn damaged(good: &[u8], i: usize, state: &mut u64) -> Vec<u8> {
         .wrapping_mul(6_364_136_223_846_793_005)
         .wrapping_add(1_442_695_040_888_963_407);
     let at = (*state >> 33) as usize % good.len();
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         good[..at].to_vec()
     } else {
         let mut b = good.to_vec();

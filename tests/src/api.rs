@@ -121,6 +121,27 @@ impl Api {
         assert!(res.status().is_success(), "PUT {key} → {}", res.status());
     }
 
+    /// A request written byte for byte, `path` included (HTTP client libraries resolve
+    /// `%2E%2E` and other dot segments before sending): the status and the body.
+    pub async fn raw(&self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let host = self.base.strip_prefix("http://").unwrap();
+        let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            self.token,
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        s.write_all(body).await.unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.unwrap();
+        let text = String::from_utf8_lossy(&out).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        (head[9..12].parse().unwrap(), body.to_owned())
+    }
+
     /// Every storage key under `prefix`.
     pub async fn keys(&self, prefix: &str) -> Vec<String> {
         let (st, v) = self

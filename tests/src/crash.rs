@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{Fleet, Proc, wait_ready};
+use crate::{Fleet, wait_ready};
 
 const TOKEN: &str = "crash-campaign-token";
 const WRITERS: usize = 4;
@@ -123,15 +123,13 @@ pub async fn campaign(service: &'static str, cycles: usize, seed: u64) -> Report
             .wrapping_add(1_442_695_040_888_963_407);
         let delay = 150 + (rng >> 33) % 450;
         tokio::time::sleep(Duration::from_millis(delay)).await;
-        kill(fleet.proc(service));
+        fleet.stop(service, true);
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         for w in writers {
             w.await.unwrap();
         }
         let started = Instant::now();
-        let p = fleet.spawn(service);
-        fleet.procs.retain(|(n, _)| *n != service);
-        fleet.procs.push((service, p));
+        fleet.respawn(service);
         wait_ready(&base, Duration::from_secs(60));
         report.restart_ms.push(started.elapsed().as_millis() as u64);
         let attempts: Vec<Attempt> = log.lock().unwrap().drain(..).collect();
@@ -149,11 +147,6 @@ pub async fn campaign(service: &'static str, cycles: usize, seed: u64) -> Report
         report.cycles += 1;
     }
     report
-}
-
-fn kill(p: &mut Proc) {
-    p.child.kill().unwrap();
-    p.child.wait().unwrap();
 }
 
 /// One write; true when the service acknowledged it.

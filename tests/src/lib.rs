@@ -277,6 +277,37 @@ impl Fleet {
         )
     }
 
+    /// Stops server `name` (SIGKILL with `kill`, else SIGTERM, which must exit cleanly),
+    /// starts it again on the same port and data, and waits until it is ready.
+    pub fn restart(&mut self, name: &'static str, kill: bool) {
+        self.stop(name, kill);
+        self.respawn(name);
+        wait_ready(&self.url(name), Duration::from_secs(60));
+    }
+
+    /// Stops server `name`: SIGKILL with `kill`, else SIGTERM, which must exit cleanly.
+    pub fn stop(&mut self, name: &str, kill: bool) {
+        let p = self.proc(name);
+        if kill {
+            p.child.kill().unwrap();
+            p.child.wait().unwrap();
+        } else {
+            p.terminate();
+            assert_eq!(
+                p.wait_exit(Duration::from_secs(60)),
+                Some(0),
+                "{name} did not exit cleanly"
+            );
+        }
+    }
+
+    /// Starts server `name` again (after [`Fleet::stop`]), without waiting for it.
+    pub fn respawn(&mut self, name: &'static str) {
+        let p = self.spawn(name);
+        self.procs.retain(|(n, _)| *n != name);
+        self.procs.push((name, p));
+    }
+
     /// The process of server `name`.
     pub fn proc(&mut self, name: &str) -> &mut Proc {
         &mut self.procs.iter_mut().find(|(n, _)| *n == name).unwrap().1

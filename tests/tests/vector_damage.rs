@@ -83,9 +83,7 @@ async fn a_thousand_damaged_objects_are_skipped_and_reported() {
     post(&api, "/vectors/index/good/add", json!({"items": items})).await;
     let record = storage_get(&http, &st, "_vectors/good.wal/00000000000000000001").await;
     // A clean stop saves the snapshot (covering the record) and removes the log.
-    let p = f.proc("vectord");
-    p.terminate();
-    assert_eq!(p.wait_exit(Duration::from_secs(30)), Some(0));
+    f.stop("vectord", false);
     let snapshot = storage_get(&http, &st, "_vectors/good.lhv1").await;
     assert!(
         snapshot.starts_with(b"LHV1"),
@@ -113,9 +111,7 @@ async fn a_thousand_damaged_objects_are_skipped_and_reported() {
     }
 
     let started = Instant::now();
-    let p = f.spawn("vectord");
-    f.procs.retain(|(n, _)| *n != "vectord");
-    f.procs.push(("vectord", p));
+    f.respawn("vectord");
     wait_ready(&f.url("vectord"), Duration::from_secs(120));
     let took = started.elapsed();
     let ready: Value = http

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use lakehouse_e2e::api::{Answer, Api};
-use lakehouse_e2e::{Fleet, Storage, wait_ready};
+use lakehouse_e2e::{Fleet, Storage};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -448,21 +448,6 @@ async fn metric(f: &Fleet, name: &str, index: &str) -> Option<f64> {
         .map(|v| v.parse().unwrap())
 }
 
-fn restart_vectord(f: &mut Fleet, kill: bool) {
-    let p = f.proc("vectord");
-    if kill {
-        p.child.kill().unwrap();
-        p.child.wait().unwrap();
-    } else {
-        p.terminate();
-        assert_eq!(p.wait_exit(Duration::from_secs(30)), Some(0));
-    }
-    let p = f.spawn("vectord");
-    f.procs.retain(|(n, _)| *n != "vectord");
-    f.procs.push(("vectord", p));
-    wait_ready(&f.url("vectord"), Duration::from_secs(30));
-}
-
 async fn survives_sigkill_then_a_clean_restart(storage: Storage) {
     // Snapshots wait an hour: everything after creation lives only in the write log.
     let (mut f, api) = fleet(storage, "save_delay_ms = 3600000\n");
@@ -498,7 +483,7 @@ async fn survives_sigkill_then_a_clean_restart(storage: Storage) {
         Some(8.0)
     );
 
-    restart_vectord(&mut f, true);
+    f.restart("vectord", true);
     let (_, v) = api.get("/vectors/index/k").await;
     assert_eq!(v["length"], 2998, "{v}");
     assert_eq!(
@@ -528,7 +513,7 @@ async fn survives_sigkill_then_a_clean_restart(storage: Storage) {
         metric(&f, "lakehouse_vector_log_records", "k").await,
         Some(8.0)
     );
-    restart_vectord(&mut f, false);
+    f.restart("vectord", false);
     let logs: Vec<String> = api.keys("_vectors/k.wal/").await;
     assert!(
         logs.is_empty(),
@@ -547,7 +532,7 @@ async fn survives_sigkill_then_a_clean_restart(storage: Storage) {
     assert_eq!(again, after);
     // Writes after the reload continue the log where the snapshot left it.
     ok(&api, "/vectors/index/k/delete", json!({"ids": ["p0"]})).await;
-    restart_vectord(&mut f, true);
+    f.restart("vectord", true);
     assert_eq!(api.get("/vectors/index/k").await.1["length"], 2997);
 
     // Writers at once: they share log records (group commit), each keeps its own answer,
@@ -587,7 +572,7 @@ async fn survives_sigkill_then_a_clean_restart(storage: Storage) {
         .await
         .unwrap();
     assert!((1.0..=40.0).contains(&records), "{records}");
-    restart_vectord(&mut f, true);
+    f.restart("vectord", true);
     assert_eq!(api.get("/vectors/index/k").await.1["length"], 2997 - 9 + 30);
     for i in 0..40u32 {
         let (path, want) = if i % 4 == 3 {
@@ -657,7 +642,7 @@ async fn snapshots_save_in_background_in_parts_and_corrupt_ones_are_reported() {
         json!({"items": [{"id": "a", "vector": [1, 2]}]}),
     )
     .await;
-    restart_vectord(&mut f, false);
+    f.restart("vectord", false);
     let res = api
         .http
         .put(format!("{}/v1/storage/objects/_vectors/bad.lhv1", api.base))
@@ -667,7 +652,7 @@ async fn snapshots_save_in_background_in_parts_and_corrupt_ones_are_reported() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    restart_vectord(&mut f, true);
+    f.restart("vectord", true);
     let ready: Value = reqwest::get(format!("{}/ready", f.url("vectord")))
         .await
         .unwrap()
@@ -707,7 +692,7 @@ async fn snapshots_save_in_background_in_parts_and_corrupt_ones_are_reported() {
             .0,
         StatusCode::NO_CONTENT
     );
-    restart_vectord(&mut f, true);
+    f.restart("vectord", true);
     let ready: Value = reqwest::get(format!("{}/ready", f.url("vectord")))
         .await
         .unwrap()

@@ -1,7 +1,7 @@
 //! Who may do what. A caller is a [`Principal`]: the fleet itself (the `[auth] token` the
 //! services share), a named client token with a [`Role`] and optional [`Scopes`], or anyone
-//! at all on an open loopback fleet. [`need`] reads what a request asks for from its method,
-//! path and query alone, so the gateway and every service decide the same way; routes that
+//! at all on an open loopback fleet. [`need`] ([`crate::policy`]) reads what a request asks for from
+//! its method, path and query alone, so the gateway and every service decide the same way; routes that
 //! name their target in the body (register, append, index create, merge, SQL) check the
 //! scopes in the service that reads the body.
 //!
@@ -11,10 +11,10 @@
 
 use std::sync::Arc;
 
-use http::Method;
 use lakehouse_types::key::is_internal;
-use percent_encoding::percent_decode_str;
 use serde::Deserialize;
+
+pub use crate::policy::{Need, need};
 
 /// What a token may do, in increasing order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
@@ -306,114 +306,10 @@ fn key_dataset(key: &str) -> Option<&str> {
     Some(first)
 }
 
-/// What a request needs, read from its request line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Need {
-    /// The smallest role allowed.
-    pub role: Role,
-    /// Whether the request changes state (and is audited).
-    pub mutation: bool,
-    /// A dataset named in the path or query.
-    pub dataset: Option<String>,
-    /// An index named in the path.
-    pub index: Option<String>,
-    /// A storage key (decoded) or listing prefix.
-    pub key: Option<String>,
-}
-
-impl Need {
-    fn role(role: Role) -> Self {
-        Self {
-            role,
-            mutation: role > Role::Read,
-            dataset: None,
-            index: None,
-            key: None,
-        }
-    }
-
-    /// What the audit log names as the target.
-    pub fn target(&self) -> Option<String> {
-        self.dataset
-            .as_ref()
-            .map(|d| format!("dataset:{d}"))
-            .or_else(|| self.index.as_ref().map(|i| format!("index:{i}")))
-            .or_else(|| self.key.as_ref().map(|k| format!("key:{k}")))
-    }
-}
-
-fn decoded(s: &str) -> String {
-    percent_decode_str(s).decode_utf8_lossy().into_owned()
-}
-
-fn query_param(query: Option<&str>, name: &str) -> Option<String> {
-    query?.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (decoded(k) == name).then(|| decoded(&v.replace('+', " ")))
-    })
-}
-
-/// What a request needs. `path` is the path as received (percent-encoded; the gateway's
-/// `/v1` prefix is dropped here), so the gateway and the service decide alike.
-pub fn need(method: &Method, path: &str, query: Option<&str>) -> Need {
-    let path = path.strip_prefix("/v1").unwrap_or(path);
-    let reading = matches!(*method, Method::GET | Method::HEAD);
-    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let write = |r| if reading { Role::Read } else { r };
-    match segs.as_slice() {
-        ["storage", "objects", ..] => {
-            let raw = path
-                .trim_start_matches('/')
-                .strip_prefix("storage/objects/")
-                .unwrap_or("");
-            Need {
-                key: Some(decoded(raw)),
-                ..Need::role(write(Role::Write))
-            }
-        }
-        ["storage", "list"] => Need {
-            key: Some(query_param(query, "prefix").unwrap_or_default()),
-            ..Need::role(write(Role::Admin))
-        },
-        ["catalog", "manifest", name, ..] => {
-            let role = match *method {
-                Method::GET | Method::HEAD => Role::Read,
-                _ => Role::Admin,
-            };
-            Need {
-                dataset: Some(decoded(name)),
-                ..Need::role(role)
-            }
-        }
-        ["catalog", "register" | "append"] => Need::role(write(Role::Write)),
-        ["ingest"] => Need {
-            dataset: query_param(query, "name"),
-            ..Need::role(write(Role::Write))
-        },
-        ["sql"] | ["embeddings"] | ["chat", ..] => Need::role(Role::Read),
-        ["vectors", "index"] => Need::role(write(Role::Write)),
-        ["vectors", "index", name] => Need {
-            index: Some(decoded(name)),
-            ..Need::role(write(Role::Admin))
-        },
-        ["vectors", "index", name, op, ..] => {
-            let role = match *op {
-                _ if reading => Role::Read,
-                "search" => Role::Read,
-                "add" | "delete" | "merge" => Role::Write,
-                _ => Role::Admin,
-            };
-            Need {
-                index: Some(decoded(name)),
-                ..Need::role(role)
-            }
-        }
-        _ => Need::role(write(Role::Admin)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use http::Method;
+
     use super::*;
 
     fn client(role: Role, datasets: Option<&[&str]>, indexes: Option<&[&str]>) -> Principal {
@@ -455,57 +351,6 @@ mod tests {
         // Many stars against a long miss stays fast (no exponential backtracking).
         let evil = Patterns::new(vec!["*a*a*a*a*a*a*a*a*a*b".into()]);
         assert!(!evil.matches(&"a".repeat(5000)));
-    }
-
-    #[test]
-    fn routes_need_roles() {
-        use Role::{Admin, Read, Write};
-        let cases: &[(Method, &str, Option<&str>, Role)] = &[
-            (Method::GET, "/v1/storage/objects/a/b", None, Read),
-            (Method::PUT, "/v1/storage/objects/a/b", None, Write),
-            (Method::DELETE, "/storage/objects/a", None, Write),
-            (Method::GET, "/storage/list", Some("prefix=raw/"), Read),
-            (Method::GET, "/catalog/manifest/x", None, Read),
-            (Method::DELETE, "/catalog/manifest/x", None, Admin),
-            (Method::POST, "/catalog/manifest/x/rollback", None, Admin),
-            (Method::POST, "/catalog/register", None, Write),
-            (Method::POST, "/catalog/append", None, Write),
-            (Method::GET, "/catalog/list", None, Read),
-            (Method::POST, "/ingest", Some("name=x"), Write),
-            (Method::POST, "/sql", None, Read),
-            (Method::GET, "/sql/tables", None, Read),
-            (Method::POST, "/vectors/index", None, Write),
-            (Method::GET, "/vectors/index", None, Read),
-            (Method::DELETE, "/vectors/index/i", None, Admin),
-            (Method::POST, "/vectors/index/i/search", None, Read),
-            (Method::POST, "/vectors/index/i/add", None, Write),
-            (Method::POST, "/vectors/index/i/delete", None, Write),
-            (Method::POST, "/vectors/index/i/merge", None, Write),
-            (Method::GET, "/vectors/index/i/items/x", None, Read),
-            (Method::POST, "/v1/embeddings", None, Read),
-            (Method::POST, "/v1/chat/completions", None, Read),
-            (Method::GET, "/metrics", None, Read),
-            (Method::POST, "/something/new", None, Admin),
-            (Method::PATCH, "/catalog/list", None, Admin),
-        ];
-        for (m, path, q, role) in cases {
-            assert_eq!(need(m, path, *q).role, *role, "{m} {path}");
-        }
-    }
-
-    #[test]
-    fn targets_are_decoded() {
-        let n = need(
-            &Method::PUT,
-            "/v1/storage/objects/%5Fcatalog%2Fmanifests/x.json",
-            None,
-        );
-        assert_eq!(n.key.as_deref(), Some("_catalog/manifests/x.json"));
-        let n = need(&Method::POST, "/ingest", Some("mode=append&name=sa%6Ces"));
-        assert_eq!(n.dataset.as_deref(), Some("sales"));
-        let n = need(&Method::POST, "/vectors/index/d%6Fcs/add", None);
-        assert_eq!(n.index.as_deref(), Some("docs"));
-        assert_eq!(n.target().as_deref(), Some("index:docs"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! Layout: [`config`] parses and validates `lakehouse.toml`; [`auth`] authenticates callers
 //! (bearer tokens, IP allowlist), [`clients`] resolves named client tokens, [`access`] decides
-//! what a caller may do, [`audit`] writes the audit log; [`error`] the `ApiError` every handler returns; [`extract`] body extractors with JSON errors; [`request_id`] the
+//! what a caller may do and [`policy`] what a request needs, [`audit`] writes the audit log; [`error`] the `ApiError` every handler returns; [`extract`] body extractors with JSON errors; [`request_id`] the
 //! `x-request-id` middleware; [`metrics`] Prometheus exposition; [`layers`] body caps,
 //! timeouts and error shaping; [`server`] the shared routes, the middleware stack and
 //! `serve`; [`startup`] what a binary's `main` does; [`telemetry`] logging; [`tls`] listening
@@ -18,6 +18,7 @@ pub mod error;
 pub mod extract;
 pub mod layers;
 pub mod metrics;
+pub mod policy;
 pub mod request_id;
 pub mod server;
 pub mod startup;

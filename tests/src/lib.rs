@@ -225,14 +225,73 @@ impl Fleet {
     }
 
     /// Starts `names` and waits until each answers `/ready` with 200.
+    ///
+    /// Ports are picked free when the config is written and bound only now, so a test running
+    /// alongside may have taken one since (then our process exits, and its `/ready` answers
+    /// for us). Each process is therefore checked to be alive once all are ready; if one is
+    /// not, those started here are stopped, given fresh ports and started again.
     pub fn start(&mut self, names: &[&'static str]) {
-        for n in names {
-            let p = self.spawn(n);
-            self.procs.push((n, p));
+        for attempt in 0..5 {
+            for n in names {
+                let p = self.spawn(n);
+                self.procs.retain(|(m, _)| m != n);
+                self.procs.push((n, p));
+            }
+            let mut all_alive = true;
+            for n in names {
+                all_alive &= self.wait_started(n, Duration::from_secs(20));
+            }
+            if all_alive {
+                return;
+            }
+            eprintln!("fleet: a port was taken before it was bound (attempt {attempt}); new ports");
+            for n in names {
+                let p = self.proc(n);
+                let _ = p.child.kill();
+                let _ = p.child.wait();
+            }
+            self.procs.retain(|(m, _)| !names.contains(m));
+            self.new_ports(names);
         }
-        for n in names {
-            wait_ready(&self.url(n), Duration::from_secs(20));
+        panic!("could not start {names:?} on free ports");
+    }
+
+    /// Waits until server `name` answers `/ready` with 200 while its own process lives;
+    /// false when the process exited.
+    fn wait_started(&mut self, name: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        let url = format!("{}/ready", self.url(name));
+        loop {
+            if self.proc(name).child.try_wait().unwrap().is_some() {
+                return false;
+            }
+            if raw_http::status_of(&url) == Some(200) {
+                // Exited right after answering: the answer was someone else's.
+                std::thread::sleep(Duration::from_millis(20));
+                return self.proc(name).child.try_wait().unwrap().is_none();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{url} not ready within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Gives `names` fresh ports, in the config file too.
+    fn new_ports(&mut self, names: &[&'static str]) {
+        let mut text = std::fs::read_to_string(&self.config).unwrap();
+        for (n, port) in &mut self.ports {
+            if names.contains(n) {
+                let fresh = free_port();
+                text = text.replace(
+                    &format!("127.0.0.1:{port}\""),
+                    &format!("127.0.0.1:{fresh}\""),
+                );
+                *port = fresh;
+            }
+        }
+        std::fs::write(&self.config, text).unwrap();
     }
 
     /// Stops every running server with SIGTERM (each must exit cleanly), then starts them

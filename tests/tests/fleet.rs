@@ -192,3 +192,19 @@ async fn sigterm_lets_an_in_flight_upload_complete() {
     assert_eq!(body.len(), 5 << 20);
     assert!(body[..1 << 20].iter().all(|b| *b == 1) && body[1 << 20..].iter().all(|b| *b == 2));
 }
+
+#[test]
+fn a_port_taken_before_start_gets_replaced() {
+    // Another test's process may bind a port between our picking it and our binding it.
+    let mut f = Fleet::new(Some("fleet-port-token"), "");
+    let stolen = f.port("storaged");
+    let _thief = std::net::TcpListener::bind(("127.0.0.1", stolen)).unwrap();
+    f.start(&["storaged"]);
+    assert_ne!(f.port("storaged"), stolen);
+    assert!(
+        std::fs::read_to_string(&f.config)
+            .unwrap()
+            .contains(&format!("127.0.0.1:{}\"", f.port("storaged")))
+    );
+    assert!(f.proc("storaged").child.try_wait().unwrap().is_none());
+}

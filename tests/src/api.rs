@@ -110,6 +110,20 @@ impl Api {
         .await
     }
 
+    /// Any `/v1` request with an optional JSON body: status and JSON answer.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Answer {
+        let mut req = self.req(method, path);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        answer(req.send().await.unwrap()).await
+    }
+
+    /// `POST` a JSON body to a `/v1` path.
+    pub async fn post(&self, path: &str, body: &Value) -> Answer {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
     /// `PUT /v1/storage/objects/{key}`, which must succeed.
     pub async fn put(&self, key: &str, body: impl Into<Vec<u8>>) {
         let res = self

@@ -62,16 +62,7 @@ fn start() -> Clients {
 }
 
 async fn call(api: &Api, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let mut req = api
-        .http
-        .request(method, format!("{}/v1{path}", api.base))
-        .bearer_auth(&api.token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
+    api.call(method, path, body.as_ref()).await
 }
 
 fn audit_lines(f: &Fleet) -> Vec<Value> {

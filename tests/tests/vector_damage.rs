@@ -29,6 +29,12 @@ fn damaged(good: &[u8], i: usize, state: &mut u64) -> Vec<u8> {
     }
 }
 
+async fn post(api: &Api, path: &str, body: Value) -> Value {
+    let (st, v) = api.post(path, &body).await;
+    assert!(st.is_success(), "{path}: {st} {v}");
+    v
+}
+
 async fn storage_get(http: &reqwest::Client, base: &str, key: &str) -> Vec<u8> {
     let r = http
         .get(format!("{base}/storage/objects/{key}"))
@@ -49,19 +55,6 @@ async fn storage_put(http: &reqwest::Client, base: &str, key: &str, body: Vec<u8
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "{key}");
-}
-
-async fn post(api: &Api, path: &str, body: Value) -> Value {
-    let r = api
-        .http
-        .post(format!("{}/v1{path}", api.base))
-        .bearer_auth(&api.token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{path}: {}", r.status());
-    r.json().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -34,19 +34,6 @@ fn unit(at: usize) -> Vec<f32> {
     v
 }
 
-async fn post(api: &Api, path: &str, body: &Value) -> (StatusCode, Value) {
-    let res = api
-        .http
-        .post(format!("{}/v1{path}", api.base))
-        .bearer_auth(&api.token)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let st = res.status();
-    (st, res.json().await.unwrap_or(Value::Null))
-}
-
 async fn check(api: &Api, items: &[(String, Value)], ctx: &str) {
     let (_, v) = api.get("/vectors/index/edge").await;
     assert_eq!(v["length"], items.len() + 1, "{ctx}: {v}");
@@ -73,12 +60,12 @@ async fn the_extremes_of_every_limit_survive_sigkill() {
     let mut f = Fleet::new(Some(TOKEN), "save_delay_ms = 3600000\n");
     f.start(&SERVERS);
     let api = Api::new(&f.url("gateway"), TOKEN);
-    let (st, v) = post(
-        &api,
-        "/vectors/index",
-        &json!({"name": "edge", "dimension": DIMENSION}),
-    )
-    .await;
+    let (st, v) = api
+        .post(
+            "/vectors/index",
+            &json!({"name": "edge", "dimension": DIMENSION}),
+        )
+        .await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
     let items: Vec<(String, Value)> = vec![
         ("é".repeat(ID_BYTES / 2), nested(DEPTH)),
@@ -91,14 +78,16 @@ async fn the_extremes_of_every_limit_survive_sigkill() {
         .enumerate()
         .map(|(i, (id, meta))| json!({"id": id, "vector": unit(i), "metadata": meta}))
         .collect();
-    let (st, v) = post(&api, "/vectors/index/edge/add", &json!({"items": body})).await;
+    let (st, v) = api
+        .post("/vectors/index/edge/add", &json!({"items": body}))
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    let (st, v) = post(
-        &api,
-        "/vectors/index/edge/add",
-        &json!({"items": [{"id": "after", "vector": unit(9), "metadata": {"n": 2}}]}),
-    )
-    .await;
+    let (st, v) = api
+        .post(
+            "/vectors/index/edge/add",
+            &json!({"items": [{"id": "after", "vector": unit(9), "metadata": {"n": 2}}]}),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
 
     // One past each limit: refused, naming the item, nothing changed.
@@ -116,12 +105,12 @@ async fn the_extremes_of_every_limit_survive_sigkill() {
             "dimension",
         ),
     ] {
-        let (st, v) = post(
-            &api,
-            "/vectors/index/edge/add",
-            &json!({"items": [{"id": "ok", "vector": unit(3)}, bad]}),
-        )
-        .await;
+        let (st, v) = api
+            .post(
+                "/vectors/index/edge/add",
+                &json!({"items": [{"id": "ok", "vector": unit(3)}, bad]}),
+            )
+            .await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
         let m = v["error"]["message"].as_str().unwrap();
         assert!(m.contains("items[1]") && m.contains(what), "{m}");

@@ -21,21 +21,12 @@ fn fleet(storage: Storage, vectord: &str) -> (Fleet, Api) {
     (f, api)
 }
 
-async fn post(api: &Api, path: &str, body: Value) -> Answer {
-    let res = api
-        .http
-        .post(format!("{}/v1{path}", api.base))
-        .bearer_auth(&api.token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
+async fn api_post(api: &Api, path: &str, body: Value) -> Answer {
+    api.post(path, &body).await
 }
 
 async fn ok(api: &Api, path: &str, body: Value) -> Value {
-    let (st, v) = post(api, path, body.clone()).await;
+    let (st, v) = api_post(api, path, body.clone()).await;
     assert!(st.is_success(), "{path} {body} → {st} {v}");
     v
 }
@@ -72,14 +63,14 @@ fn at(deg: f32) -> Value {
 async fn every_route_and_its_validation() {
     let (_f, api) = fleet(Storage::Fs, "");
     // Create: defaults, conflicts, bad params.
-    let (st, v) = post(&api, "/vectors/index", json!({"name": "c", "dimension": 3})).await;
+    let (st, v) = api_post(&api, "/vectors/index", json!({"name": "c", "dimension": 3})).await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
     assert_eq!(
         v["params"],
         json!({"dimension": 3, "m": 16, "ef_construction": 200, "ef_search": 64, "distance": "cosine"})
     );
     assert_eq!(v["length"], 0);
-    let (st, v) = post(&api, "/vectors/index", json!({"name": "c", "dimension": 3})).await;
+    let (st, v) = api_post(&api, "/vectors/index", json!({"name": "c", "dimension": 3})).await;
     assert_eq!(
         (st, error_code(&v)),
         (StatusCode::CONFLICT, "index_exists"),
@@ -97,7 +88,7 @@ async fn every_route_and_its_validation() {
         json!({"name": "d5", "dimension": 3, "top_k": 3}),
         json!({"dimension": 3}),
     ] {
-        let (st, v) = post(&api, "/vectors/index", bad.clone()).await;
+        let (st, v) = api_post(&api, "/vectors/index", bad.clone()).await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{bad} → {v}");
         assert!(v["error"]["message"].as_str().unwrap().len() > 5, "{v}");
     }
@@ -175,7 +166,7 @@ async fn every_route_and_its_validation() {
         (json!({"vector": at(0.0), "filter": [1]}), "bad_request"),
         (json!({"vector": at(0.0), "topk": 3}), "bad_request"),
     ] {
-        let (st, v) = post(&api, "/vectors/index/c/search", bad.clone()).await;
+        let (st, v) = api_post(&api, "/vectors/index/c/search", bad.clone()).await;
         assert_eq!(
             (st, error_code(&v)),
             (StatusCode::BAD_REQUEST, code),
@@ -216,7 +207,7 @@ async fn every_route_and_its_validation() {
             "unknown field",
         ),
     ] {
-        let (st, v) = post(&api, "/vectors/index/c/add", json!({"items": bad})).await;
+        let (st, v) = api_post(&api, "/vectors/index/c/add", json!({"items": bad})).await;
         let msg = v["error"]["message"].as_str().unwrap_or_default();
         assert_eq!(st, StatusCode::BAD_REQUEST, "{bad} → {v}");
         assert!(msg.contains(pos) && msg.contains(why), "{bad} → {msg}");
@@ -228,7 +219,7 @@ async fn every_route_and_its_validation() {
         StatusCode::NOT_FOUND
     );
     // The contract: an add with no items is refused, and changes nothing.
-    let (st, v) = post(&api, "/vectors/index/c/add", json!({"items": []})).await;
+    let (st, v) = api_post(&api, "/vectors/index/c/add", json!({"items": []})).await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
     assert_eq!(v["error"]["message"], "items must be non-empty");
     assert_eq!(api.get("/vectors/index/c").await.1["length"], 360);
@@ -336,11 +327,11 @@ async fn every_route_and_its_validation() {
         json!({"items": circle(0..10)}),
     )
     .await;
-    let (st, v) = post(&api, "/vectors/index/c/merge", json!({"dest": "c"})).await;
+    let (st, v) = api_post(&api, "/vectors/index/c/merge", json!({"dest": "c"})).await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
-    let (st, v) = post(&api, "/vectors/index/c/merge", json!({"dest": "flat"})).await;
+    let (st, v) = api_post(&api, "/vectors/index/c/merge", json!({"dest": "flat"})).await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
-    let (st, v) = post(&api, "/vectors/index/c/merge", json!({"dest": "nowhere"})).await;
+    let (st, v) = api_post(&api, "/vectors/index/c/merge", json!({"dest": "nowhere"})).await;
     assert_eq!(st, StatusCode::NOT_FOUND, "{v}");
     let v = ok(
         &api,
@@ -376,7 +367,7 @@ async fn every_route_and_its_validation() {
         "/vectors/index/none/delete",
     ] {
         let body = json!({"items": [], "vector": [1], "ids": []});
-        let (st, _) = post(&api, path, body).await;
+        let (st, _) = api_post(&api, path, body).await;
         assert!(
             st == StatusCode::NOT_FOUND || st == StatusCode::BAD_REQUEST,
             "{path} {st}"
@@ -409,7 +400,7 @@ async fn every_route_and_its_validation() {
         .filter(|k| k.starts_with("_vectors/dst."))
         .collect();
     assert!(left.is_empty(), "{left:?}");
-    let (st, _) = post(
+    let (st, _) = api_post(
         &api,
         "/vectors/index/dst/search",
         json!({"vector": at(0.0)}),
@@ -541,14 +532,14 @@ async fn survives_sigkill_then_a_clean_restart(storage: Storage) {
         let api = api.clone();
         async move {
             if i % 4 == 3 {
-                post(
+                api_post(
                     &api,
                     "/vectors/index/k/delete",
                     json!({"ids": [format!("p{i}")]}),
                 )
                 .await
             } else {
-                post(
+                api_post(
                     &api,
                     "/vectors/index/k/add",
                     json!({"items": [{"id": format!("c{i}"), "vector": at(i as f32)}]}),

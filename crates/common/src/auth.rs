@@ -269,17 +269,18 @@ pub async fn require_auth(State(guard): State<Guard>, mut req: Request, next: Ne
         Err(e) => return e.into_response(),
     };
     let need = access::need(req.method(), req.uri().path(), req.uri().query());
-    let source = source_of(&req, peer, &principal);
-    let (method, route) = (req.method().clone(), req.uri().path().to_owned());
+    // Cheap handles (reference-counted), turned into text only when a line is written.
+    let (method, uri) = (req.method().clone(), req.uri().clone());
+    let forwarded = req.headers().get("x-forwarded-for").cloned();
     let audit = |status: StatusCode, target: Option<String>, outcome: &str| {
         guard.policy.audit().record(&AuditLine {
             time: crate::audit::now(),
             service: guard.service,
             token: &principal.name,
             role: principal.role.as_str(),
-            source: source.clone(),
+            source: source_of(forwarded.as_ref(), peer, &principal),
             method: method.as_str(),
-            route: &route,
+            route: uri.path(),
             target,
             status: status.as_u16(),
             outcome,
@@ -314,10 +315,13 @@ pub async fn require_auth(State(guard): State<Guard>, mut req: Request, next: Ne
 
 /// The caller's address: behind the gateway, the address the gateway saw (the last entry it
 /// appended to `X-Forwarded-For`); otherwise the TCP peer. Only the gateway's word is taken.
-fn source_of(req: &Request, peer: Option<IpAddr>, principal: &Principal) -> String {
-    let forwarded = (principal.via == Via::Gateway)
-        .then(|| req.headers().get("x-forwarded-for"))
-        .flatten()
+fn source_of(
+    forwarded: Option<&http::HeaderValue>,
+    peer: Option<IpAddr>,
+    principal: &Principal,
+) -> String {
+    let forwarded = forwarded
+        .filter(|_| principal.via == Via::Gateway)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.rsplit(',').next())
         .map(|v| v.trim().to_owned());

@@ -156,18 +156,33 @@ impl Api {
         (head[9..12].parse().unwrap(), body.to_owned())
     }
 
-    /// Every storage key under `prefix`.
+    /// Every storage key under `prefix`, following pages.
     pub async fn keys(&self, prefix: &str) -> Vec<String> {
-        let (st, v) = self
-            .get(&format!("/storage/list?prefix={prefix}&limit=1000"))
-            .await;
-        assert_eq!(st, StatusCode::OK, "{v}");
-        v["objects"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| o["key"].as_str().unwrap().to_owned())
-            .collect()
+        let mut out = Vec::new();
+        let mut after = String::new();
+        loop {
+            let (st, v) = self
+                .get(&format!(
+                    "/storage/list?prefix={prefix}&limit=1000&after={}",
+                    percent_encoding::utf8_percent_encode(
+                        &after,
+                        percent_encoding::NON_ALPHANUMERIC
+                    )
+                ))
+                .await;
+            assert_eq!(st, StatusCode::OK, "{v}");
+            out.extend(
+                v["objects"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|o| o["key"].as_str().unwrap().to_owned()),
+            );
+            match v["next_after"].as_str() {
+                Some(next) if v["truncated"] == true => after = next.to_owned(),
+                _ => return out,
+            }
+        }
     }
 }
 

@@ -152,7 +152,8 @@ async fn scenario(fleet: &mut Fleet, api: &Api) {
     assert_eq!(api.rows(&count_sql).await, count);
     assert_eq!(api.rows(&group_sql).await, groups);
 
-    // Delete: the view disappears and so do the objects.
+    // Delete: the view disappears; the objects stay in the dataset's older snapshots (until
+    // retention expires them), and a rollback brings the dataset back.
     let (st, _) = api.delete(&format!("/catalog/manifest/{name}")).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     let (st, e) = api.sql(&count_sql).await;
@@ -161,7 +162,19 @@ async fn scenario(fleet: &mut Fleet, api: &Api) {
         e["error"]["message"].as_str().unwrap().contains(&name),
         "{e}"
     );
-    assert!(api.keys(&format!("datasets/{name}/")).await.is_empty());
+    assert!(!api.keys(&format!("datasets/{name}/")).await.is_empty());
+    let (_, h) = api.get(&format!("/catalog/manifest/{name}/history")).await;
+    let before = h["snapshots"][1]["version"].as_u64().unwrap();
+    let (st, back) = api
+        .post(
+            &format!("/catalog/manifest/{name}/rollback"),
+            &json!({"version": before}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{back}");
+    let (st, again) = api.sql(&count_sql).await;
+    assert_eq!(st, StatusCode::OK, "{again}");
+    assert_eq!(again["rows"], json!(count));
 }
 
 #[tokio::test(flavor = "multi_thread")]

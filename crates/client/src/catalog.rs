@@ -1,7 +1,8 @@
 //! Typed client for catalogd's routes (`/catalog/...`).
 
 use lakehouse_types::{
-    AppendRequest, CatalogVersion, Manifest, ManifestList, RegisterRequest, RegisterResponse,
+    AppendRequest, AsOf, CatalogVersion, CommitLog, GcReport, History, Manifest, ManifestList,
+    RegisterRequest, RegisterResponse, RollbackRequest,
 };
 use reqwest::{Method, StatusCode};
 
@@ -72,6 +73,64 @@ impl CatalogClient {
     /// `GET /catalog/list`.
     pub async fn list(&self, rid: &str) -> Result<ManifestList, ClientError> {
         let req = self.inner.request(Method::GET, "/catalog/list", rid);
+        self.inner.send_json(req).await
+    }
+
+    /// `GET /catalog/list?version=…` or `?at=…`: every dataset as of a past point.
+    pub async fn list_at(&self, as_of: &AsOf, rid: &str) -> Result<ManifestList, ClientError> {
+        let req = self
+            .inner
+            .request(Method::GET, "/catalog/list", rid)
+            .query(&[as_of.query()]);
+        self.inner.send_json(req).await
+    }
+
+    /// `GET /catalog/manifest/{name}?version=…`: the dataset as of a past point.
+    pub async fn manifest_at(
+        &self,
+        name: &str,
+        as_of: &AsOf,
+        rid: &str,
+    ) -> Result<Manifest, ClientError> {
+        let req = self
+            .inner
+            .request(Method::GET, &manifest_path(name), rid)
+            .query(&[as_of.query()]);
+        self.inner.send_json(req).await
+    }
+
+    /// `GET /catalog/manifest/{name}/history`.
+    pub async fn history(&self, name: &str, rid: &str) -> Result<History, ClientError> {
+        let path = format!("{}/history", manifest_path(name));
+        self.inner
+            .send_json(self.inner.request(Method::GET, &path, rid))
+            .await
+    }
+
+    /// `POST /catalog/manifest/{name}/rollback`.
+    pub async fn rollback(
+        &self,
+        name: &str,
+        body: &RollbackRequest,
+        rid: &str,
+    ) -> Result<Manifest, ClientError> {
+        let path = format!("{}/rollback", manifest_path(name));
+        let req = self.inner.request(Method::POST, &path, rid).json(body);
+        self.inner.send_json(req).await
+    }
+
+    /// `GET /catalog/log?after=…&limit=…`.
+    pub async fn log(&self, after: u64, limit: usize, rid: &str) -> Result<CommitLog, ClientError> {
+        let req = self
+            .inner
+            .request(Method::GET, "/catalog/log", rid)
+            .query(&[("after", after.to_string()), ("limit", limit.to_string())]);
+        self.inner.send_json(req).await
+    }
+
+    /// `POST /catalog/gc`.
+    pub async fn gc(&self, rid: &str) -> Result<GcReport, ClientError> {
+        let req = self.inner.request(Method::POST, "/catalog/gc", rid);
         self.inner.send_json(req).await
     }
 

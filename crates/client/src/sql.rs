@@ -28,6 +28,7 @@ impl SqlClient {
             sql: sql.to_owned(),
             format: None,
             max_rows,
+            as_of: None,
         };
         let req = self.inner.request(Method::POST, "/sql", rid).json(&body);
         self.inner.send_json(req).await

@@ -285,6 +285,17 @@ pub struct CatalogdConfig {
     pub bind: String,
     /// storaged base URL.
     pub storaged_url: String,
+    /// Snapshots kept per dataset whatever their age.
+    pub keep_versions: u64,
+    /// Snapshots younger than this many days are kept whatever their number.
+    pub keep_days: f64,
+    /// Minutes between garbage collections (0: only `POST /catalog/gc`).
+    pub gc_interval_minutes: u64,
+    /// Unreferenced objects younger than this are left alone: an upload whose register may
+    /// still come.
+    pub gc_grace_seconds: u64,
+    /// A checkpoint of the whole catalog is written every this many commits.
+    pub checkpoint_every: u64,
 }
 
 impl Default for CatalogdConfig {
@@ -292,6 +303,11 @@ impl Default for CatalogdConfig {
         Self {
             bind: "127.0.0.1:3212".into(),
             storaged_url: default_url(3211),
+            keep_versions: 10,
+            keep_days: 7.0,
+            gc_interval_minutes: 60,
+            gc_grace_seconds: 3_600,
+            checkpoint_every: 100,
         }
     }
 }
@@ -687,10 +703,19 @@ impl Config {
             ("queryd.memory_limit_mb", self.queryd.memory_limit_mb),
             ("vectord.log_timeout_ms", self.vectord.log_timeout_ms),
             ("vectord.snapshot_part_mb", self.vectord.snapshot_part_mb),
+            ("catalogd.keep_versions", self.catalogd.keep_versions),
+            ("catalogd.checkpoint_every", self.catalogd.checkpoint_every),
         ] {
             if v == 0 {
                 return Err(ConfigError::invalid(k, "must be greater than 0"));
             }
+        }
+        let days = self.catalogd.keep_days;
+        if !days.is_finite() || !(0.0..=36_500.0).contains(&days) {
+            return Err(ConfigError::invalid(
+                "catalogd.keep_days",
+                "must be a number of days from 0 to 36500",
+            ));
         }
         if self.vectord.snapshot_part_mb > 256 {
             return Err(ConfigError::invalid(

@@ -19,6 +19,8 @@ pub struct ApiError {
     pub code: Cow<'static, str>,
     /// Human sentence.
     pub message: String,
+    /// For a 409 `version_conflict`: the version a precondition should name.
+    pub current_version: Option<u64>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -57,7 +59,14 @@ impl ApiError {
             status,
             code: code.into(),
             message: message.into(),
+            current_version: None,
         }
+    }
+
+    /// Adds the current version to a precondition failure.
+    pub fn with_current_version(mut self, v: u64) -> Self {
+        self.current_version = Some(v);
+        self
     }
 
     /// Replaces the code, keeping status and message.
@@ -106,6 +115,7 @@ impl ApiError {
                 code: self.code.to_string(),
                 message: self.message.clone(),
                 request_id: request_id::current().unwrap_or_default(),
+                current_version: self.current_version,
             },
         }
     }

@@ -95,6 +95,7 @@ pub async fn publish(
         objects,
         schema: cols,
         create: true,
+        expected_version: None,
     };
     catalog.append(&req, rid).await
 }

@@ -171,6 +171,10 @@ pub struct Manifest {
     pub row_count: u64,
     /// 1 on creation, + 1 on every change.
     pub version: u64,
+    /// The catalog version of the commit that made this snapshot of the dataset; the value
+    /// an `expected_version` precondition names.
+    #[serde(default)]
+    pub catalog_version: u64,
     /// RFC 3339 UTC.
     pub created_at: String,
     /// RFC 3339 UTC.
@@ -193,6 +197,10 @@ pub struct RegisterRequest {
     /// Total rows; when given it must equal the objects' sum.
     #[serde(default)]
     pub row_count: Option<u64>,
+    /// Precondition: the dataset's current `catalog_version` (0: it must not exist). A stale
+    /// one is refused with 409 and the current version.
+    #[serde(default)]
+    pub expected_version: Option<u64>,
 }
 
 /// `POST /catalog/append`.
@@ -212,6 +220,9 @@ pub struct AppendRequest {
     /// Create the dataset (with `schema`) when it does not exist, instead of answering 404.
     #[serde(default)]
     pub create: bool,
+    /// Precondition, as in [`RegisterRequest::expected_version`].
+    #[serde(default)]
+    pub expected_version: Option<u64>,
 }
 
 /// Answer of register and append: the manifest after the call, and whether it already held
@@ -234,6 +245,10 @@ pub struct ManifestList {
     pub count: usize,
     /// The catalog version these manifests are at.
     pub version: u64,
+    /// Datasets whose state at `version` was expired by retention (only for a list as of a
+    /// past version): a query naming one cannot be answered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expired: Vec<String>,
 }
 
 /// `GET /catalog/version`.

@@ -19,6 +19,9 @@ pub struct IngestResponse {
     pub object_key: String,
     /// The dataset's manifest version after the call.
     pub version: u64,
+    /// The catalog version of the dataset's snapshot after the call.
+    #[serde(default)]
+    pub catalog_version: u64,
     /// True when these bytes were already in the dataset: nothing was written.
     pub existing: bool,
     /// Time from the request's arrival to the answer.
@@ -37,6 +40,10 @@ pub struct SqlRequest {
     /// Rows returned at most; beyond it the answer says `truncated`.
     #[serde(default)]
     pub max_rows: Option<u64>,
+    /// Read every dataset as it was at this catalog version (a number) or time (an RFC 3339
+    /// string); absent: the current version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<crate::versions::AsOf>,
 }
 
 /// A result column.
@@ -62,6 +69,9 @@ pub struct SqlResponse {
     pub truncated: bool,
     /// Server-side time.
     pub elapsed_ms: u64,
+    /// The catalog version every dataset was read at (pass it as `as_of` to read the same).
+    #[serde(default)]
+    pub catalog_version: u64,
 }
 
 /// One entry of `GET /sql/tables`.

@@ -1,7 +1,8 @@
 //! Wire types and validated identifiers shared by every Lakehouse crate.
 //!
 //! Layout: [`key`] holds [`ObjectKey`], the only way a storage key enters the system;
-//! [`catalog`] catalogd's manifests; [`data`] ingestd's and queryd's bodies; [`storage`] the storaged request/response bodies; [`service`] health and error bodies.
+//! [`catalog`] catalogd's manifests; [`data`] ingestd's and queryd's bodies; [`storage`] the storaged request/response bodies; [`service`] health and error bodies; [`versions`] the commit log, history and
+//! `as_of`.
 //! Nothing here knows about HTTP or async runtimes.
 
 pub mod catalog;
@@ -9,6 +10,7 @@ pub mod data;
 pub mod key;
 pub mod service;
 pub mod storage;
+pub mod versions;
 
 pub use catalog::{
     AppendRequest, CatalogVersion, Column, DataObject, Manifest, ManifestList, RegisterRequest,
@@ -19,3 +21,7 @@ pub use data::{IngestResponse, ResultColumn, SqlRequest, SqlResponse, TableInfo,
 pub use key::{INTERNAL_PREFIXES, KeyError, ObjectKey, is_internal};
 pub use service::{ErrorBody, ErrorDetail, HealthResponse, ReadyResponse};
 pub use storage::{ListResponse, ObjectInfo, PutResponse};
+pub use versions::{
+    AsOf, ChangeOp, ChangeSummary, CommitInfo, CommitLog, GcReport, History, RollbackRequest,
+    SnapshotInfo,
+};

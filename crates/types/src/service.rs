@@ -45,4 +45,7 @@ pub struct ErrorDetail {
     /// The `x-request-id` of the failed request.
     #[serde(default)]
     pub request_id: String,
+    /// On a 409 `version_conflict`: the version the precondition should have named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<u64>,
 }

@@ -2,20 +2,31 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use lakehouse_catalog::Outcome;
 use lakehouse_common::access::caller;
 use lakehouse_common::audit::AuditTarget;
 use lakehouse_common::extract::JsonBody;
 use lakehouse_common::{ApiError, Principal, request_id};
-use lakehouse_types::{AppendRequest, CatalogVersion, Manifest, ManifestList, RegisterRequest};
+use lakehouse_types::{
+    AppendRequest, AsOf, CatalogVersion, CommitLog, GcReport, History, Manifest, ManifestList,
+    RegisterRequest, RollbackRequest,
+};
+use serde::Deserialize;
 
-use crate::catalog::{Catalog, Outcome};
+use crate::Cat;
+use crate::error::api_error;
 
 fn rid() -> String {
     request_id::current().unwrap_or_else(request_id::generate)
+}
+
+/// The manifest's catalog version as an entity tag, for `If-Match` on the next write.
+fn etag(v: u64) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!("\"{v}\"")).ok()
 }
 
 fn answer(o: Outcome) -> Response {
@@ -24,7 +35,12 @@ fn answer(o: Outcome) -> Response {
     } else {
         StatusCode::OK
     };
-    (status, Json(o.response)).into_response()
+    let tag = etag(o.response.manifest.catalog_version);
+    let mut r = (status, Json(o.response)).into_response();
+    if let Some(t) = tag {
+        r.headers_mut().insert(header::ETAG, t);
+    }
+    r
 }
 
 /// The answer, naming the dataset for the audit log.
@@ -35,67 +51,219 @@ fn audited(name: &str, r: Response) -> Response {
     r
 }
 
+/// The `If-Match` precondition (`"12"`, `W/"12"` or `12`), merged with one in the body.
+fn precondition(headers: &HeaderMap, body: Option<u64>) -> Result<Option<u64>, ApiError> {
+    let Some(raw) = headers.get(header::IF_MATCH) else {
+        return Ok(body);
+    };
+    let text = raw.to_str().unwrap_or("").trim();
+    let bare = text.trim_start_matches("W/").trim_matches('"');
+    let v: u64 = bare.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "If-Match must name a catalog version, like \"12\"; got '{}'",
+            text.escape_default()
+        ))
+        .with_code("invalid_precondition")
+    })?;
+    match body {
+        Some(b) if b != v => Err(ApiError::bad_request(format!(
+            "If-Match names version {v} but expected_version is {b}"
+        ))
+        .with_code("invalid_precondition")),
+        _ => Ok(Some(v)),
+    }
+}
+
+/// `?version=V` or `?at=RFC3339`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AtParams {
+    version: Option<String>,
+    at: Option<String>,
+}
+
+impl AtParams {
+    fn as_of(&self) -> Result<Option<AsOf>, ApiError> {
+        match (&self.version, &self.at) {
+            (Some(_), Some(_)) => {
+                Err(ApiError::bad_request("give version or at, not both")
+                    .with_code("invalid_as_of"))
+            }
+            (Some(v), None) => v.parse().map(|v| Some(AsOf::Version(v))).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "version '{}' is not a catalog version (a whole number)",
+                    v.escape_default()
+                ))
+                .with_code("invalid_as_of")
+            }),
+            (None, Some(t)) => Ok(Some(AsOf::Time(t.clone()))),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
 /// `POST /catalog/register`.
 pub async fn register(
-    State(c): State<Arc<Catalog>>,
+    State(c): State<Arc<Cat>>,
     principal: Option<Extension<Principal>>,
-    JsonBody(req): JsonBody<RegisterRequest>,
+    headers: HeaderMap,
+    JsonBody(mut req): JsonBody<RegisterRequest>,
 ) -> Result<Response, ApiError> {
     caller(principal).require_dataset(&req.name)?;
+    req.expected_version = precondition(&headers, req.expected_version)?;
     let name = req.name.clone();
-    c.register(req, &rid())
-        .await
-        .map(|o| audited(&name, answer(o)))
+    let o = c.register(req, &rid()).await.map_err(api_error)?;
+    Ok(audited(&name, answer(o)))
 }
 
 /// `POST /catalog/append`.
 pub async fn append(
-    State(c): State<Arc<Catalog>>,
+    State(c): State<Arc<Cat>>,
     principal: Option<Extension<Principal>>,
-    JsonBody(req): JsonBody<AppendRequest>,
+    headers: HeaderMap,
+    JsonBody(mut req): JsonBody<AppendRequest>,
 ) -> Result<Response, ApiError> {
     caller(principal).require_dataset(&req.name)?;
+    req.expected_version = precondition(&headers, req.expected_version)?;
     let name = req.name.clone();
-    c.append(req, &rid())
-        .await
-        .map(|o| audited(&name, answer(o)))
+    let o = c.append(req, &rid()).await.map_err(api_error)?;
+    Ok(audited(&name, answer(o)))
 }
 
-/// `GET /catalog/manifest/{name}`.
+/// `GET /catalog/manifest/{name}`, now or `?version=` / `?at=`.
 pub async fn get_manifest(
-    State(c): State<Arc<Catalog>>,
+    State(c): State<Arc<Cat>>,
     Path(name): Path<String>,
-) -> Result<Json<Manifest>, ApiError> {
-    c.get(&name).map(Json)
+    Query(at): Query<AtParams>,
+) -> Result<Response, ApiError> {
+    let m: Manifest = match at.as_of()? {
+        None => c.get(&name),
+        Some(a) => c.get_at(&name, &a),
+    }
+    .map_err(api_error)?;
+    let tag = etag(m.catalog_version);
+    let mut r = Json(m).into_response();
+    if let Some(t) = tag {
+        r.headers_mut().insert(header::ETAG, t);
+    }
+    Ok(r)
 }
 
-/// `DELETE /catalog/manifest/{name}`.
+/// `?expected_version=` on a delete (or `If-Match`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteParams {
+    expected_version: Option<u64>,
+}
+
+/// `DELETE /catalog/manifest/{name}`: the dataset ends; its snapshots stay until retention.
 pub async fn delete_manifest(
-    State(c): State<Arc<Catalog>>,
+    State(c): State<Arc<Cat>>,
     Path(name): Path<String>,
+    Query(p): Query<DeleteParams>,
+    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    c.delete(&name, &rid()).await?;
+    let expected = precondition(&headers, p.expected_version)?;
+    c.delete(&name, expected, &rid()).await.map_err(api_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /catalog/list`.
+/// `GET /catalog/manifest/{name}/history`.
+pub async fn history(
+    State(c): State<Arc<Cat>>,
+    Path(name): Path<String>,
+) -> Result<Json<History>, ApiError> {
+    c.history(&name).map(Json).map_err(api_error)
+}
+
+/// `POST /catalog/manifest/{name}/rollback`.
+pub async fn rollback(
+    State(c): State<Arc<Cat>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    JsonBody(mut req): JsonBody<RollbackRequest>,
+) -> Result<Response, ApiError> {
+    req.expected_version = precondition(&headers, req.expected_version)?;
+    let m = c.rollback(&name, req, &rid()).await.map_err(api_error)?;
+    let tag = etag(m.catalog_version);
+    let mut r = Json(m).into_response();
+    if let Some(t) = tag {
+        r.headers_mut().insert(header::ETAG, t);
+    }
+    Ok(audited(&name, r))
+}
+
+/// `GET /catalog/list`, now or as of a version.
 pub async fn list(
-    State(c): State<Arc<Catalog>>,
+    State(c): State<Arc<Cat>>,
     principal: Option<Extension<Principal>>,
+    Query(at): Query<AtParams>,
 ) -> Result<Json<ManifestList>, ApiError> {
     let who = caller(principal);
-    let (mut manifests, version) = c.list()?;
+    let (mut manifests, version, mut expired) = match at.as_of()? {
+        None => c.list().map(|(m, v)| (m, v, Vec::new())),
+        Some(a) => c.list_at(&a),
+    }
+    .map_err(api_error)?;
     manifests.retain(|m| who.may_dataset(&m.name));
+    expired.retain(|n| who.may_dataset(n));
     Ok(Json(ManifestList {
         count: manifests.len(),
         manifests,
         version,
+        expired,
     }))
 }
 
-/// `GET /catalog/version`.
-pub async fn version(State(c): State<Arc<Catalog>>) -> Json<CatalogVersion> {
-    Json(CatalogVersion {
-        version: c.version(),
-    })
+/// `GET /catalog/version`, or with `?at=` the version at a time.
+pub async fn version(
+    State(c): State<Arc<Cat>>,
+    Query(at): Query<AtParams>,
+) -> Result<Json<CatalogVersion>, ApiError> {
+    let version = match at.as_of()? {
+        None => c.version(),
+        Some(a) => c.resolve(&a).map_err(api_error)?,
+    };
+    Ok(Json(CatalogVersion { version }))
+}
+
+/// `?after=&limit=` on the log.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogParams {
+    #[serde(default)]
+    after: u64,
+    limit: Option<usize>,
+}
+
+/// Most commits one page lists.
+pub const MAX_LOG_PAGE: usize = 1_000;
+
+/// `GET /catalog/log`: commits after `after`, oldest first; a dataset-scoped caller sees
+/// only changes to its datasets.
+pub async fn log(
+    State(c): State<Arc<Cat>>,
+    principal: Option<Extension<Principal>>,
+    Query(p): Query<LogParams>,
+) -> Result<Json<CommitLog>, ApiError> {
+    let limit = p.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_LOG_PAGE {
+        return Err(ApiError::bad_request(format!(
+            "limit must be from 1 to {MAX_LOG_PAGE}"
+        )));
+    }
+    let who = caller(principal);
+    let mut log = c.log(p.after, limit).map_err(api_error)?;
+    if who.dataset_scoped() {
+        for commit in &mut log.commits {
+            commit.changes.retain(|ch| who.may_dataset(&ch.dataset));
+        }
+        log.commits.retain(|commit| !commit.changes.is_empty());
+    }
+    Ok(Json(log))
+}
+
+/// `POST /catalog/gc`: retention and collection now.
+pub async fn gc(State(c): State<Arc<Cat>>) -> Result<Json<GcReport>, ApiError> {
+    c.gc().await.map(Json).map_err(api_error)
 }

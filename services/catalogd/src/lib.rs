@@ -1,16 +1,18 @@
-//! catalogd: dataset manifests (register, append, get, delete, list, version), written
-//! through to object storage before any 2xx.
+//! catalogd: the HTTP face of the catalog (`lakehouse-catalog`): dataset manifests, their
+//! versions and history, rollback and garbage collection, every commit durable in object
+//! storage before any 2xx.
 //!
-//! Layout: [`store`] reads and writes manifest objects; [`catalog`] holds the manifests and
-//! the register/append/delete rules; [`handlers`] the HTTP side; this file wires the router
-//! and the service's life (the catalog loads in the background, retrying until storage
-//! answers; `/ready` says 503 until then).
+//! Layout: [`objects`] is storaged as the catalog's store; [`handlers`] the routes;
+//! [`error`] the one mapping from catalog errors to statuses; this file wires the router and
+//! the service's life (the catalog loads in the background, retrying until storage answers,
+//! `/ready` says 503 until then; collection runs on a timer).
 
-pub mod catalog;
+pub mod error;
 pub mod handlers;
-pub mod store;
+pub mod objects;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -20,7 +22,10 @@ use lakehouse_common::startup::RunError;
 use lakehouse_common::{LoadedConfig, ServiceContext, layers, metrics, serve};
 use tokio::net::TcpListener;
 
-pub use catalog::Catalog;
+pub use lakehouse_catalog::Catalog;
+
+/// The catalog over storaged.
+pub type Cat = Catalog<objects::StorageObjects>;
 
 /// The crate version, reported by `/health`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -29,7 +34,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const MAX_MANIFEST_BODY: u64 = 4 << 20;
 
 struct CatalogReady {
-    catalog: Arc<Catalog>,
+    catalog: Arc<Cat>,
     storage: ServiceClient,
 }
 
@@ -49,35 +54,43 @@ impl ReadyCheck for CatalogReady {
         self.catalog
             .skipped()
             .into_iter()
-            .map(|s| format!("skipped manifest {s}"))
+            .map(|s| format!("skipped catalog record {s}"))
             .collect()
     }
 }
 
 /// The routes, over `catalog`.
-pub fn router(catalog: Arc<Catalog>) -> Router {
+pub fn router(catalog: Arc<Cat>) -> Router {
     let writes = Router::new()
         .route("/catalog/register", post(handlers::register))
         .route("/catalog/append", post(handlers::append))
+        .route(
+            "/catalog/manifest/{name}/rollback",
+            post(handlers::rollback),
+        )
         .with_state(catalog.clone());
     let reads = Router::new()
         .route(
             "/catalog/manifest/{name}",
             get(handlers::get_manifest).delete(handlers::delete_manifest),
         )
+        .route("/catalog/manifest/{name}/history", get(handlers::history))
         .route("/catalog/list", get(handlers::list))
         .route("/catalog/version", get(handlers::version))
+        .route("/catalog/log", get(handlers::log))
+        .route("/catalog/gc", post(handlers::gc))
         .with_state(catalog);
     layers::body_limit(writes, MAX_MANIFEST_BODY).merge(reads)
 }
 
 /// The app and its catalog (not yet loaded: call [`Catalog::load`]).
-pub fn app(loaded: &LoadedConfig) -> Result<(Router, Arc<Catalog>), RunError> {
+pub fn app(loaded: &LoadedConfig) -> Result<(Router, Arc<Cat>), RunError> {
     let c = &loaded.config;
     let storage = ServiceClient::new(&c.catalogd.storaged_url, loaded.auth.token())?;
-    let catalog = Catalog::new(store::ManifestStore::new(StorageClient::new(
-        storage.clone(),
-    )));
+    let catalog = Arc::new(Catalog::new(
+        objects::StorageObjects(StorageClient::new(storage.clone())),
+        settings(&c.catalogd),
+    ));
     let ready = CatalogReady {
         catalog: catalog.clone(),
         storage,
@@ -113,7 +126,7 @@ pub fn app(loaded: &LoadedConfig) -> Result<(Router, Arc<Catalog>), RunError> {
             out,
             "lakehouse_catalog_skipped_manifests",
             "gauge",
-            "Manifest objects skipped at load as corrupt.",
+            "Catalog records skipped at load as corrupt or invalid.",
             "",
             for_metrics.skipped().len(),
         );
@@ -129,9 +142,39 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), RunError> {
     let (app, catalog) = app(&loaded)?;
-    let loader = tokio::spawn(async move { catalog.load().await });
+    let for_loader = catalog.clone();
+    let loader = tokio::spawn(async move { for_loader.run_loader().await });
+    let interval = Duration::from_secs(loaded.config.catalogd.gc_interval_minutes * 60);
+    let collector = tokio::spawn(async move { collect_every(&catalog, interval).await });
     let result = serve(listener, app, (&loaded.config.common).into(), shutdown).await;
     loader.abort();
+    collector.abort();
     result?;
     Ok(())
+}
+
+/// The catalog's settings from `[catalogd]`.
+pub fn settings(c: &lakehouse_common::config::CatalogdConfig) -> lakehouse_catalog::Settings {
+    lakehouse_catalog::Settings {
+        keep_versions: usize::try_from(c.keep_versions).unwrap_or(usize::MAX),
+        keep_for: Duration::from_secs_f64(c.keep_days * 86_400.0),
+        gc_grace: Duration::from_secs(c.gc_grace_seconds),
+        checkpoint_every: c.checkpoint_every,
+    }
+}
+
+/// Runs a collection every `interval` (never, when it is zero).
+async fn collect_every(catalog: &Cat, interval: Duration) {
+    if interval.is_zero() {
+        return;
+    }
+    loop {
+        tokio::time::sleep(interval).await;
+        if catalog.not_ready().is_some() {
+            continue;
+        }
+        if let Err(e) = catalog.gc().await {
+            tracing::warn!(error = %e, "scheduled garbage collection failed");
+        }
+    }
 }

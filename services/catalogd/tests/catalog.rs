@@ -1,154 +1,17 @@
 //! catalogd on real sockets over a real storaged (fs): the register contract, appends under
-//! contention, durability across restarts, corrupt manifests and storage outages.
+//! contention, durability across restarts, corrupt state and storage outages.
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod common;
 
-use axum::Router;
-use lakehouse_common::config::Config;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-
-const TOKEN: &str = "catalog-test-token";
-
-async fn serve_on(listener: TcpListener, app: Router) -> String {
-    let addr = listener.local_addr().unwrap();
-    let opts = lakehouse_common::ServeOptions {
-        header_read_timeout: Duration::from_secs(5),
-        shutdown_grace: Duration::from_secs(1),
-        max_connections: 256,
-        tls: None,
-    };
-    tokio::spawn(lakehouse_common::serve(
-        listener,
-        app,
-        opts,
-        std::future::pending(),
-    ));
-    format!("http://{addr}")
-}
-
-async fn storaged_on(listener: TcpListener, dir: &Path) -> String {
-    let toml = format!(
-        "[auth]\ntoken = \"{TOKEN}\"\n[storaged]\nroot = {:?}\n",
-        dir.to_str().unwrap()
-    );
-    let loaded = Config::from_toml(&toml, Path::new("t"), &|_: &str| None).unwrap();
-    let store = lakehouse_storaged::build_store(&loaded.config.storaged, &|_: &str| None).unwrap();
-    serve_on(listener, lakehouse_storaged::app(&loaded, store)).await
-}
-
-async fn storaged(dir: &Path) -> String {
-    storaged_on(TcpListener::bind("127.0.0.1:0").await.unwrap(), dir).await
-}
-
-async fn catalogd(storaged_url: &str) -> String {
-    let toml =
-        format!("[auth]\ntoken = \"{TOKEN}\"\n[catalogd]\nstoraged_url = \"{storaged_url}\"\n");
-    let loaded = Config::from_toml(&toml, Path::new("t"), &|_: &str| None).unwrap();
-    let (app, catalog) = lakehouse_catalogd::app(&loaded).unwrap();
-    tokio::spawn(async move { catalog.load().await });
-    serve_on(TcpListener::bind("127.0.0.1:0").await.unwrap(), app).await
-}
-
-struct Api {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    fn new(base: &str) -> Self {
-        Self {
-            base: base.to_owned(),
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(TOKEN);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let text = res.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(reqwest::Method::POST, path, Some(body)).await
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(reqwest::Method::GET, path, None).await
-    }
-
-    async fn wait_ready(&self) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let res = self
-                .http
-                .get(format!("{}/ready", self.base))
-                .send()
-                .await
-                .unwrap();
-            let status = res.status();
-            let body: Value = res.json().await.unwrap();
-            if status == StatusCode::OK {
-                return body;
-            }
-            assert!(Instant::now() < deadline, "not ready: {body}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn version(&self) -> u64 {
-        self.get("/catalog/version").await.1["version"]
-            .as_u64()
-            .unwrap()
-    }
-}
-
-fn obj(key: &str, rows: u64) -> Value {
-    json!({"key": key, "size": 100, "row_count": rows})
-}
-
-fn schema() -> Value {
-    json!([{"name": "id", "type": "BIGINT", "nullable": false}, {"name": "name", "type": "VARCHAR", "nullable": true}])
-}
-
-async fn put_object(storaged: &str, key: &str, body: &[u8]) {
-    let res = reqwest::Client::new()
-        .put(format!("{storaged}/storage/objects/{key}"))
-        .bearer_auth(TOKEN)
-        .body(body.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "{}", res.status());
-}
-
-async fn object_exists(storaged: &str, key: &str) -> bool {
-    let res = reqwest::Client::new()
-        .head(format!("{storaged}/storage/objects/{key}"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    res.status() == StatusCode::OK
-}
 
 #[tokio::test]
 async fn register_contract() {
@@ -171,9 +34,10 @@ async fn register_contract() {
     assert_eq!(m["schema"][0]["type"], "BIGINT");
     let v1 = api.version().await;
     assert!(v1 > v0);
+    assert_eq!(m["catalog_version"], v1);
 
-    // The manifest is durable before the answer.
-    assert!(object_exists(&s, "_catalog/manifests/sales.json").await);
+    // The commit is durable before the answer.
+    assert!(object_exists(&s, &format!("_catalog/log/{v1:020}.json")).await);
 
     // Same fingerprint and objects: unchanged.
     let (st, m) = api.post("/catalog/register", body.clone()).await;
@@ -184,7 +48,8 @@ async fn register_contract() {
     );
     assert_eq!(api.version().await, v1);
 
-    // Same fingerprint, other objects: replaced, version + 1, the dropped object deleted.
+    // Same fingerprint, other objects: replaced, version + 1; the dropped object stays, in the
+    // older snapshot.
     let (st, m) = api
         .post(
             "/catalog/register",
@@ -202,8 +67,13 @@ async fn register_contract() {
         (json!(true), json!(2), json!(5))
     );
     assert!(api.version().await > v1);
-    assert!(!object_exists(&s, "datasets/sales/a.parquet").await);
+    assert!(object_exists(&s, "datasets/sales/a.parquet").await);
     assert!(object_exists(&s, "datasets/sales/b.parquet").await);
+    let (st, then) = api
+        .get(&format!("/catalog/manifest/sales?version={v1}"))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{then}");
+    assert_eq!(then["objects"][0]["key"], "datasets/sales/a.parquet");
 
     // Other fingerprint: 409 naming both, nothing changed.
     let (st, e) = api
@@ -266,7 +136,6 @@ async fn register_contract() {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(api.version().await, before);
     assert_eq!(api.get("/catalog/list").await.1["count"], 1);
-    assert!(!object_exists(&s, "_catalog/manifests/ok.json").await);
 
     // Body cap.
     let huge = json!({"name": "big", "schema_fingerprint": "fp", "objects": [], "pad": "x".repeat(5 << 20)});
@@ -353,13 +222,27 @@ async fn append_and_delete() {
             .0,
         StatusCode::NOT_FOUND
     );
-    for k in [
-        "datasets/ev/1.parquet",
-        "datasets/ev/2.parquet",
-        "_catalog/manifests/ev.json",
-    ] {
-        assert!(!object_exists(&s, k).await, "{k} survived the delete");
+    // The data stays until retention expires the snapshots; a rollback brings it back.
+    for k in ["datasets/ev/1.parquet", "datasets/ev/2.parquet"] {
+        assert!(
+            object_exists(&s, k).await,
+            "{k} was deleted with the dataset"
+        );
     }
+    let (st, h) = api.get("/catalog/manifest/ev/history").await;
+    assert_eq!(st, StatusCode::OK, "{h}");
+    assert_eq!(h["snapshots"][0]["op"], "delete");
+    assert_eq!(h["snapshots"][0]["exists"], false);
+    assert_eq!(h["snapshots"][1]["row_count"], 15);
+    let (st, m) = api
+        .post("/catalog/manifest/ev/rollback", json!({"version": v}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{m}");
+    assert_eq!(m["row_count"], 15);
+    assert_eq!(
+        api.get("/catalog/manifest/ev").await.1["objects"],
+        m["objects"]
+    );
 }
 
 #[tokio::test]
@@ -463,7 +346,7 @@ async fn appends_that_create_race_without_losing_objects() {
 }
 
 #[tokio::test]
-async fn restart_loads_manifests_and_skips_corrupt_ones() {
+async fn restart_keeps_the_version_and_skips_corrupt_commits() {
     let dir = tempfile::tempdir().unwrap();
     let s = storaged(dir.path()).await;
     let api = Api::new(&catalogd(&s).await);
@@ -475,6 +358,71 @@ async fn restart_loads_manifests_and_skips_corrupt_ones() {
         assert_eq!(st, StatusCode::CREATED);
     }
     let before = api.get("/catalog/list").await.1;
+    let v = before["version"].as_u64().unwrap();
+    // Damage written around catalogd: a torn commit, one under another version's key, and
+    // one whose snapshot names a type that would become SQL.
+    put_object(
+        &s,
+        &format!("_catalog/log/{:020}.json", v + 1),
+        b"{\"format\": 1, trunc",
+    )
+    .await;
+    let good = reqwest::Client::new()
+        .get(format!("{s}/storage/objects/_catalog/log/{v:020}.json"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    put_object(&s, &format!("_catalog/log/{:020}.json", v + 2), &good).await;
+    let mut evil: Value = serde_json::from_slice(&good).unwrap();
+    evil["version"] = json!(v + 3);
+    evil["changes"][0]["name"] = json!("evil");
+    evil["changes"][0]["snapshot"]["version"] = json!(v + 3);
+    evil["changes"][0]["snapshot"]["body"]["schema"][0]["type"] =
+        json!("BIGINT) AS id; CREATE VIEW a AS SELECT 1; --");
+    put_object(
+        &s,
+        &format!("_catalog/log/{:020}.json", v + 3),
+        &serde_json::to_vec(&evil).unwrap(),
+    )
+    .await;
+
+    let again = Api::new(&catalogd(&s).await);
+    let ready = again.wait_ready().await;
+    let warnings = ready["warnings"].to_string();
+    for skipped in [
+        format!("{:020}.json: corrupt commit", v + 1),
+        format!("{:020}.json: holds commit {v}", v + 2),
+        "dataset 'evil'".to_owned(),
+    ] {
+        assert!(warnings.contains(&skipped), "{skipped}: {ready}");
+    }
+    let after = again.get("/catalog/list").await.1;
+    assert_eq!(after["manifests"], before["manifests"]);
+    assert!(
+        after["version"].as_u64().unwrap() >= v,
+        "version went back after a restart"
+    );
+}
+
+/// A store written before versions (one manifest per dataset) is imported once, as commit 1;
+/// what that layout's loader refused is still refused.
+#[tokio::test]
+async fn the_layout_before_versions_is_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = storaged(dir.path()).await;
+    let good = json!({"name": "a", "schema_fingerprint": "fp", "schema": schema(),
+        "objects": [{"key": "datasets/a/x.parquet", "size": 1, "row_count": 2}], "row_count": 2,
+        "version": 4, "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"});
+    put_object(
+        &s,
+        "_catalog/manifests/a.json",
+        &serde_json::to_vec(&good).unwrap(),
+    )
+    .await;
     put_object(
         &s,
         "_catalog/manifests/broken.json",
@@ -484,14 +432,10 @@ async fn restart_loads_manifests_and_skips_corrupt_ones() {
     put_object(
         &s,
         "_catalog/manifests/wrong.json",
-        serde_json::to_vec(&before["manifests"][0])
-            .unwrap()
-            .as_slice(),
+        &serde_json::to_vec(&good).unwrap(),
     )
     .await;
-
-    // Written around catalogd: a type that would become SQL, another dataset's objects.
-    let mut evil = before["manifests"][0].clone();
+    let mut evil = good.clone();
     evil["name"] = json!("evil");
     evil["schema"][0]["type"] = json!("BIGINT) AS id; CREATE VIEW a AS SELECT 1; --");
     put_object(
@@ -500,7 +444,7 @@ async fn restart_loads_manifests_and_skips_corrupt_ones() {
         &serde_json::to_vec(&evil).unwrap(),
     )
     .await;
-    let mut thief = before["manifests"][0].clone();
+    let mut thief = good.clone();
     thief["name"] = json!("thief");
     thief["objects"] = json!([{"key": "_catalog/manifests/a.json", "size": 1, "row_count": 0}]);
     put_object(
@@ -510,18 +454,31 @@ async fn restart_loads_manifests_and_skips_corrupt_ones() {
     )
     .await;
 
-    let again = Api::new(&catalogd(&s).await);
-    let ready = again.wait_ready().await;
+    let api = Api::new(&catalogd(&s).await);
+    let ready = api.wait_ready().await;
     let warnings = ready["warnings"].to_string();
     for skipped in ["broken.json", "wrong.json", "evil.json", "thief.json"] {
         assert!(warnings.contains(skipped), "{skipped}: {ready}");
     }
-    let after = again.get("/catalog/list").await.1;
-    assert_eq!(after["manifests"], before["manifests"]);
-    assert!(
-        after["version"].as_u64().unwrap() > before["version"].as_u64().unwrap(),
-        "version went back after a restart"
+    let (_, m) = api.get("/catalog/manifest/a").await;
+    assert_eq!(
+        (m["version"].clone(), m["catalog_version"].clone()),
+        (json!(4), json!(1))
     );
+    assert_eq!(api.get("/catalog/list").await.1["count"], 1);
+    // Imported once: a restart reads the log, not the old manifests again.
+    let (st, _) = api
+        .post(
+            "/catalog/append",
+            json!({"name": "a", "schema_fingerprint": "fp",
+            "objects": [obj("datasets/a/y.parquet", 1)]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let again = Api::new(&catalogd(&s).await);
+    again.wait_ready().await;
+    assert_eq!(again.version().await, 2);
+    assert_eq!(again.get("/catalog/manifest/a").await.1["row_count"], 3);
 }
 
 #[tokio::test]
@@ -542,7 +499,7 @@ async fn waits_for_storage_at_start() {
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = res.json().await.unwrap();
     assert!(
-        body["reasons"].to_string().contains("loading manifests"),
+        body["reasons"].to_string().contains("loading the catalog"),
         "{body}"
     );
     let (st, e) = api.get("/catalog/list").await;

@@ -1,6 +1,7 @@
 //! One ingest, start to end: receive and scan, skip if these bytes are already in the dataset,
-//! convert, store, register. On any failure nothing is left behind: temp files are removed on
-//! drop and an object this call stored is deleted again if the catalog refuses it.
+//! convert, store, register. On any failure nothing is half-done: temp files are removed on
+//! drop, and an object stored but never registered is left to catalogd's garbage collection
+//! (deleting it here could pull it from under a concurrent ingest of the same rows).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -277,6 +278,7 @@ impl Ingestor {
             rows,
             object_key: key_str.clone(),
             version: m.version,
+            catalog_version: m.catalog_version,
             existing,
             elapsed_ms: started.elapsed().as_millis() as u64,
         };
@@ -342,28 +344,34 @@ impl Ingestor {
             .map_err(|e| storage_error(&e))?
             .is_some();
         if !existed {
-            let file = tokio::fs::File::open(parquet.path())
-                .await
-                .map_err(ApiError::internal)?;
-            let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
-                file,
-                1 << 20,
-            ));
-            self.storage
-                .put(&key, body, &rid)
-                .await
-                .map_err(|e| storage_error(&e))?;
+            self.upload(parquet.path(), &key, &rid).await?;
         }
-        drop(parquet);
 
         let object = DataObject {
             key: key_str.clone(),
             size,
             row_count: rows,
         };
-        let result = self
-            .register(&p, current.is_some(), &fingerprint, &schema, object, &rid)
+        let mut result = self
+            .register(
+                &p,
+                current.is_some(),
+                &fingerprint,
+                &schema,
+                object.clone(),
+                &rid,
+            )
             .await;
+        // The object existed but garbage collection deleted it just now (it was no longer
+        // referenced): store it again and register once more.
+        if matches!(&result, Err(ClientError::Status { code, .. }) if code == "object_collected") {
+            self.upload(parquet.path(), &key, &rid).await?;
+            result = self
+                .register(&p, current.is_some(), &fingerprint, &schema, object, &rid)
+                .await;
+        }
+        drop(parquet);
+        let result = result.map_err(|e| catalog_error(&e));
         match result {
             Ok(r) => {
                 tracing::info!(
@@ -378,12 +386,9 @@ impl Ingestor {
                 );
                 Ok(answer(&r.manifest, false))
             }
-            Err(e) => {
-                if !existed && let Err(d) = self.storage.delete(&key, &rid).await {
-                    tracing::warn!(key = %key_str, error = %d, "could not remove the object of a failed ingest");
-                }
-                Err(e)
-            }
+            // The object stays: a concurrent ingest of the same rows may have registered it,
+            // and catalogd's garbage collection removes it after the grace period if not.
+            Err(e) => Err(e),
         }
     }
 
@@ -395,8 +400,8 @@ impl Ingestor {
         schema: &[Column],
         object: DataObject,
         rid: &str,
-    ) -> Result<RegisterResponse, ApiError> {
-        let r = if p.mode == Mode::Append && exists {
+    ) -> Result<RegisterResponse, ClientError> {
+        if p.mode == Mode::Append && exists {
             self.catalog
                 .append(
                     &AppendRequest {
@@ -405,6 +410,7 @@ impl Ingestor {
                         objects: vec![object],
                         schema: schema.to_vec(),
                         create: false,
+                        expected_version: None,
                     },
                     rid,
                 )
@@ -419,12 +425,30 @@ impl Ingestor {
                         schema: schema.to_vec(),
                         objects: vec![object],
                         row_count: Some(row_count),
+                        expected_version: None,
                     },
                     rid,
                 )
                 .await
-        };
-        r.map_err(|e| catalog_error(&e))
+        }
+    }
+
+    async fn upload(
+        &self,
+        path: &std::path::Path,
+        key: &ObjectKey,
+        rid: &str,
+    ) -> Result<(), ApiError> {
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(ApiError::internal)?;
+        let body =
+            reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
+        self.storage
+            .put(key, body, rid)
+            .await
+            .map_err(|e| storage_error(&e))?;
+        Ok(())
     }
 }
 

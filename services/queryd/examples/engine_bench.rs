@@ -47,7 +47,7 @@ async fn main() -> Result<(), String> {
         for i in 0..8 {
             let t = Instant::now();
             engine
-                .query(wrapped.clone(), 10_000)
+                .query(wrapped.clone(), 10_000, Vec::new(), None)
                 .await
                 .map_err(|e| format!("{label}: {e:?}"))?;
             if i > 0 {

@@ -132,32 +132,11 @@ impl Engine {
 
     /// Points view `name` at `files` (or, with none, at an empty relation of `schema`).
     pub fn set_view(&self, name: &str, files: &[PathBuf], schema: &[Column]) -> Result<(), String> {
-        let body = if files.is_empty() {
-            let cols = if schema.is_empty() {
-                "NULL AS empty".to_owned()
-            } else {
-                // Only the canonical spelling of a known type reaches SQL, never catalog text.
-                schema
-                    .iter()
-                    .map(|c| {
-                        let ty = canonical_column_type(&c.ty).ok_or_else(|| {
-                            format!("column '{}' has unknown type '{}'", c.name, c.ty)
-                        })?;
-                        Ok(format!("CAST(NULL AS {ty}) AS {}", ident(&c.name)))
-                    })
-                    .collect::<Result<Vec<_>, String>>()?
-                    .join(", ")
-            };
-            format!("SELECT {cols} WHERE false")
-        } else {
-            let list = files
-                .iter()
-                .map(|p| literal(&p.to_string_lossy()))
-                .collect::<Vec<_>>()
-                .join(", ");
-            format!("SELECT * FROM read_parquet([{list}])")
-        };
-        let sql = format!("CREATE OR REPLACE VIEW {} AS {body}", ident(name));
+        let sql = format!(
+            "CREATE OR REPLACE VIEW {} AS {}",
+            ident(name),
+            view_body(files, schema)?
+        );
         let admin = self.admin.lock().unwrap_or_else(PoisonError::into_inner);
         // One statement, never a batch: nothing in it can start a second one.
         admin.execute(&sql, []).map(drop).map_err(|e| e.to_string())
@@ -178,6 +157,8 @@ impl Engine {
         self: &Arc<Self>,
         sql: String,
         limit: u64,
+        views: Vec<TempView>,
+        hold: Option<Box<dyn std::any::Any + Send>>,
     ) -> Result<QueryResult, QueryError> {
         let _slot = self
             .slots
@@ -193,7 +174,7 @@ impl Engine {
         let interrupt = InterruptOnDrop(conn.interrupt_handle(), true);
         let engine = self.clone();
         let mut task = tokio::task::spawn_blocking(move || {
-            let r = run(&conn, &sql, limit);
+            let r = with_temp_views(&conn, &views, || run(&conn, &sql, limit, hold));
             engine
                 .pool
                 .lock()
@@ -215,6 +196,108 @@ impl Engine {
     }
 }
 
+/// What a view reads: `files`, or with none an empty relation of `schema`.
+fn view_body(files: &[PathBuf], schema: &[Column]) -> Result<String, String> {
+    if files.is_empty() {
+        let cols = if schema.is_empty() {
+            "NULL AS empty".to_owned()
+        } else {
+            // Only the canonical spelling of a known type reaches SQL, never catalog text.
+            schema
+                .iter()
+                .map(|c| {
+                    let ty = canonical_column_type(&c.ty).ok_or_else(|| {
+                        format!("column '{}' has unknown type '{}'", c.name, c.ty)
+                    })?;
+                    Ok(format!("CAST(NULL AS {ty}) AS {}", ident(&c.name)))
+                })
+                .collect::<Result<Vec<_>, String>>()?
+                .join(", ")
+        };
+        return Ok(format!("SELECT {cols} WHERE false"));
+    }
+    let list = files
+        .iter()
+        .map(|p| literal(&p.to_string_lossy()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(format!("SELECT * FROM read_parquet([{list}])"))
+}
+
+/// A view one query sees in place of the shared one: a dataset as of an older version.
+#[derive(Debug, Clone)]
+pub enum TempView {
+    /// The dataset then.
+    Files {
+        /// View name.
+        name: String,
+        /// Its objects in the cache.
+        files: Vec<PathBuf>,
+        /// Its columns (for an empty dataset).
+        schema: Vec<Column>,
+    },
+    /// A dataset that exists now but did not then: reading it fails with `message`.
+    Missing {
+        /// View name.
+        name: String,
+        /// The error a read raises.
+        message: String,
+    },
+}
+
+impl TempView {
+    fn name(&self) -> &str {
+        match self {
+            Self::Files { name, .. } | Self::Missing { name, .. } => name,
+        }
+    }
+
+    fn create_sql(&self) -> Result<String, String> {
+        let body = match self {
+            Self::Files { files, schema, .. } => view_body(files, schema)?,
+            Self::Missing { message, .. } => {
+                format!("SELECT * FROM range(1) WHERE error({})", literal(message))
+            }
+        };
+        Ok(format!(
+            "CREATE OR REPLACE TEMP VIEW {} AS {body}",
+            ident(self.name())
+        ))
+    }
+}
+
+/// Runs `f` with `views` in place on `conn` (temporary views shadow the shared ones for this
+/// connection only), removing them afterwards whatever happened.
+fn with_temp_views<T>(
+    conn: &Connection,
+    views: &[TempView],
+    f: impl FnOnce() -> Result<T, QueryError>,
+) -> Result<T, QueryError> {
+    let drop_all = |n: usize| {
+        for v in &views[..n] {
+            let sql = format!("DROP VIEW IF EXISTS temp.{}", ident(v.name()));
+            if let Err(e) = conn.execute(&sql, []) {
+                tracing::error!(view = %v.name(), error = %e, "could not drop a temporary view");
+            }
+        }
+    };
+    for (i, v) in views.iter().enumerate() {
+        let made = v
+            .create_sql()
+            .and_then(|sql| conn.execute(&sql, []).map_err(|e| e.to_string()));
+        if let Err(e) = made {
+            drop_all(i);
+            return Err(QueryError::Internal(format!(
+                "cannot set up view '{}': {e}",
+                v.name()
+            )));
+        }
+    }
+    let r = f();
+    drop_all(views.len());
+    r
+}
+
 /// Interrupts the connection if the request goes away while its query runs.
 struct InterruptOnDrop(Arc<duckdb::InterruptHandle>, bool);
 
@@ -226,10 +309,18 @@ impl Drop for InterruptOnDrop {
     }
 }
 
-fn run(conn: &Connection, sql: &str, limit: u64) -> Result<QueryResult, QueryError> {
+/// Runs `sql`; `hold` (whatever keeps the views from changing) is released once the
+/// statement has bound to them and started.
+fn run(
+    conn: &Connection,
+    sql: &str,
+    limit: u64,
+    hold: Option<Box<dyn std::any::Any + Send>>,
+) -> Result<QueryResult, QueryError> {
     let sql_err = |e: duckdb::Error| QueryError::Sql(e.to_string());
     let mut stmt = conn.prepare(sql).map_err(sql_err)?;
     let arrow = stmt.query_arrow([]).map_err(sql_err)?;
+    drop(hold);
     let schema = arrow.get_schema();
     let mut batches = Vec::new();
     let mut rows = 0u64;
@@ -359,7 +450,12 @@ mod tests {
                     SELECT CAST(NULL AS BIGINT";
         assert!(e.set_view("attacker", &[], &[col("n", evil)]).is_err());
         let r = e
-            .query("SELECT count(*) AS c FROM victim".into(), 10)
+            .query(
+                "SELECT count(*) AS c FROM victim".into(),
+                10,
+                Vec::new(),
+                None,
+            )
             .await
             .unwrap();
         let c = r.batches[0]
@@ -376,7 +472,63 @@ mod tests {
             &[col("t", "timestamp with time zone"), col("l", "varchar[]")],
         )
         .unwrap();
-        let r = e.query("SELECT * FROM ok".into(), 10).await.unwrap();
+        let r = e
+            .query("SELECT * FROM ok".into(), 10, Vec::new(), None)
+            .await
+            .unwrap();
         assert_eq!(r.columns[1].ty, "VARCHAR[]");
+    }
+
+    fn first_i64(r: &QueryResult) -> i64 {
+        r.batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<duckdb::arrow::array::Int64Array>()
+            .unwrap()
+            .value(0)
+    }
+
+    /// A query as of an older version sees its own views for its run only.
+    #[tokio::test]
+    async fn temporary_views_shadow_for_one_query_and_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path());
+        e.set_view("now", &[], &[col("n", "BIGINT")]).unwrap();
+        e.set_view("gone", &[], &[col("n", "BIGINT")]).unwrap();
+        let then = vec![
+            TempView::Files {
+                name: "now".into(),
+                files: Vec::new(),
+                schema: vec![col("n", "BIGINT"), col("extra", "VARCHAR")],
+            },
+            TempView::Missing {
+                name: "gone".into(),
+                message: "dataset 'gone' did not exist at catalog version 3".into(),
+            },
+        ];
+        let older = "SELECT count(extra) FROM now";
+        let r = e.query(older.into(), 10, then.clone(), None).await.unwrap();
+        assert_eq!(first_i64(&r), 0, "the older schema is seen");
+        let err = e
+            .query(older.into(), 10, Vec::new(), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, QueryError::Sql(_)),
+            "and is gone after the query"
+        );
+        let err = e
+            .query("SELECT count(*) FROM gone".into(), 10, then, None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, QueryError::Sql(m) if m.contains("did not exist at catalog version 3")),
+            "{err:?}"
+        );
+        let r = e
+            .query("SELECT count(*) FROM gone".into(), 10, Vec::new(), None)
+            .await
+            .unwrap();
+        assert_eq!(first_i64(&r), 0);
     }
 }

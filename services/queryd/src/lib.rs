@@ -79,19 +79,32 @@ async fn sql(
     let wrapped = sandbox::wrap(&req.sql, max_rows + 1)?;
     let identifiers = sandbox::identifiers(&req.sql);
     if who.dataset_scoped() {
-        let datasets: Vec<String> = q
+        let mut datasets: Vec<String> = q
             .views
             .tables(&rid())
             .await?
             .into_iter()
             .map(|m| m.name)
             .collect();
+        if let Some(a) = &req.as_of {
+            datasets.extend(q.views.names_at(a, &rid()).await?);
+        }
         sandbox::check_scope(&identifiers, &datasets, &who)?;
     }
-    let _pins = q.views.prepare(&identifiers, &rid()).await?;
+    let prepared = match &req.as_of {
+        None => q.views.prepare(&identifiers, &rid()).await?,
+        Some(a) => q.views.prepare_as_of(&identifiers, a, &rid()).await?,
+    };
     let result = q
         .engine
-        .query(wrapped, max_rows)
+        .query(
+            wrapped,
+            max_rows,
+            prepared.temp_views,
+            prepared
+                .hold
+                .map(|h| Box::new(h) as Box<dyn std::any::Any + Send>),
+        )
         .await
         .map_err(|e| match e {
             QueryError::Sql(m) => ApiError::bad_request(m).with_code("sql_error"),
@@ -102,7 +115,13 @@ async fn sql(
             .with_code("query_timeout"),
             QueryError::Internal(m) => ApiError::internal(m),
         })?;
-    output::respond(&result, format, started.elapsed().as_millis() as u64)
+    drop(prepared.pins);
+    output::respond(
+        &result,
+        format,
+        started.elapsed().as_millis() as u64,
+        prepared.version,
+    )
 }
 
 async fn tables(

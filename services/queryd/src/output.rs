@@ -56,7 +56,12 @@ fn json_rows<F: arrow_json::writer::JsonFormat>(
 }
 
 /// The HTTP answer. Row count and truncation travel in headers for every format.
-pub fn respond(r: &QueryResult, format: Format, elapsed_ms: u64) -> Result<Response, ApiError> {
+pub fn respond(
+    r: &QueryResult,
+    format: Format,
+    elapsed_ms: u64,
+    catalog_version: u64,
+) -> Result<Response, ApiError> {
     let mut body = Vec::new();
     let content_type = match format {
         Format::Json => {
@@ -69,7 +74,8 @@ pub fn respond(r: &QueryResult, format: Format, elapsed_ms: u64) -> Result<Respo
             }
             write!(
                 body,
-                ",\"row_count\":{},\"truncated\":{},\"elapsed_ms\":{elapsed_ms}}}",
+                ",\"row_count\":{},\"truncated\":{},\"elapsed_ms\":{elapsed_ms},\
+                 \"catalog_version\":{catalog_version}}}",
                 r.row_count, r.truncated
             )
             .map_err(encode_error)?;
@@ -108,6 +114,10 @@ pub fn respond(r: &QueryResult, format: Format, elapsed_ms: u64) -> Result<Respo
     let h = res.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert("x-lakehouse-row-count", HeaderValue::from(r.row_count));
+    h.insert(
+        "x-lakehouse-catalog-version",
+        HeaderValue::from(catalog_version),
+    );
     h.insert(
         "x-lakehouse-truncated",
         HeaderValue::from_static(if r.truncated { "true" } else { "false" }),

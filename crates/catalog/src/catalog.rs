@@ -106,36 +106,34 @@ impl<S: ObjectStore> Catalog<S> {
     /// Loads once, retrying until storage answers.
     pub async fn load(&self) {
         let mut backoff = Duration::from_millis(100);
-        loop {
-            let guard = self.commit.lock().await;
-            match self.load_once().await {
-                Ok((state, skipped)) => {
-                    for s in &skipped {
-                        tracing::warn!(problem = %s, "catalog record skipped");
-                    }
-                    let (version, datasets) = (state.version, state.lineages.len());
-                    *self.write() = state;
-                    *self.skipped.lock().unwrap_or_else(PoisonError::into_inner) = skipped;
-                    *self
-                        .load_error
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner) = None;
-                    self.loaded.store(true, Ordering::SeqCst);
-                    tracing::info!(version, datasets, "catalog loaded");
-                    return;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "cannot load the catalog");
-                    *self
-                        .load_error
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
-                }
-            }
-            drop(guard);
+        while let Err(e) = self.try_load().await {
+            tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "cannot load the catalog");
+            *self
+                .load_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
+    }
+
+    /// One attempt to load the catalog from storage.
+    pub async fn try_load(&self) -> Result<(), CatalogError> {
+        let _commit = self.commit.lock().await;
+        let (state, skipped) = self.load_once().await?;
+        for s in &skipped {
+            tracing::warn!(problem = %s, "catalog record skipped");
+        }
+        let (version, datasets) = (state.version, state.lineages.len());
+        *self.write() = state;
+        *self.skipped.lock().unwrap_or_else(PoisonError::into_inner) = skipped;
+        *self
+            .load_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        self.loaded.store(true, Ordering::SeqCst);
+        tracing::info!(version, datasets, "catalog loaded");
+        Ok(())
     }
 
     /// The newest readable checkpoint, then every commit after it; on a store with neither,
@@ -324,6 +322,18 @@ impl<S: ObjectStore> Catalog<S> {
         let v = st.resolve(as_of)?;
         let (all, expired) = st.list_at(v)?;
         Ok((all, v, expired))
+    }
+
+    /// Every dataset name with retained history, current or deleted.
+    pub fn names(&self) -> Result<Vec<String>, CatalogError> {
+        self.ensure_loaded()?;
+        Ok(self
+            .read()
+            .lineages
+            .values()
+            .filter(|l| !l.snaps.is_empty())
+            .map(|l| l.name.clone())
+            .collect())
     }
 
     /// A dataset's retained snapshots, newest first.

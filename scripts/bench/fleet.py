@@ -62,6 +62,7 @@ cache_dir = "{work}/cache"
 [vectord]
 bind = "127.0.0.1:{self.ports['vectord']}"
 storaged_url = "{url['storaged']}"
+catalogd_url = "{url['catalogd']}"
 """)
         self.procs = {}
         self.gw = None

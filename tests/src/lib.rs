@@ -176,7 +176,7 @@ impl Fleet {
              [catalogd]\nbind = \"127.0.0.1:{cap}\"\nstoraged_url = \"{st}\"\n{cax}\
              [ingestd]\nbind = \"127.0.0.1:{ingp}\"\nstoraged_url = \"{st}\"\ncatalogd_url = \"{ca}\"\ntmp_dir = {tmp:?}\n{ingx}\
              [queryd]\nbind = \"127.0.0.1:{qp}\"\nstoraged_url = \"{st}\"\ncatalogd_url = \"{ca}\"\ncache_dir = {cache:?}\n{qx}\
-             [vectord]\nbind = \"127.0.0.1:{vp}\"\nstoraged_url = \"{st}\"\n{extra}",
+             [vectord]\nbind = \"127.0.0.1:{vp}\"\nstoraged_url = \"{st}\"\ncatalogd_url = \"{ca}\"\n{extra}",
             common = more("common"),
             tok = token.unwrap_or(""),
             gw = port("gateway"),

@@ -299,3 +299,123 @@ async fn catalogd_killed_during_commits_and_collections_loses_nothing() {
         acked.len()
     );
 }
+
+async fn search(api: &Api, body: Value) -> (StatusCode, Value) {
+    api.post("/vectors/index/docs/search", &body).await
+}
+
+#[tokio::test]
+async fn vector_search_as_of_a_commit_answers_as_it_did_then() {
+    let mut f = Fleet::with(
+        Some(TOKEN),
+        Storage::Fs,
+        &[(
+            "catalogd",
+            "keep_versions = 1\nkeep_days = 0\ngc_interval_minutes = 0\ngc_grace_seconds = 0",
+        )],
+        "",
+    );
+    f.start(&SERVERS);
+    let api = Api::new(&f.url("gateway"), TOKEN);
+    // A commit before the index's first, so a version exists at which it had none.
+    assert_eq!(api.ingest("name=first", "id\n1\n").await.0, StatusCode::OK);
+    api.post("/vectors/index", &json!({"name": "docs", "dimension": 3}))
+        .await;
+    let items = json!({"items": [
+        {"id": "a", "vector": [1, 0, 0], "metadata": {"lang": "en"}},
+        {"id": "b", "vector": [0.8, 0.6, 0], "metadata": {"lang": "fr"}},
+        {"id": "c", "vector": [0, 1, 0], "metadata": {"lang": "en"}},
+        {"id": "e", "vector": [0, 0, 1], "metadata": {"lang": "en"}}
+    ]});
+    assert_eq!(
+        api.post("/vectors/index/docs/add", &items).await.0,
+        StatusCode::OK
+    );
+    let q = json!({"vector": [1.0, 0.1, 0.0], "k": 3});
+    let fq = json!({"vector": [1.0, 0.1, 0.0], "k": 3, "filter": {"lang": "en"}});
+    let then = search(&api, q.clone()).await.1["results"].clone();
+    let then_filtered = search(&api, fq.clone()).await.1["results"].clone();
+    let (st, c1) = api.post("/vectors/index/docs/commit", &json!({})).await;
+    assert_eq!(st, StatusCode::OK, "{c1}");
+    let v1 = c1["version"].as_u64().unwrap();
+    assert_eq!(c1["items"], 4);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let between = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+
+    // The index moves on: a closer item, a delete, new metadata.
+    api.post(
+        "/vectors/index/docs/add",
+        &json!({"items": [{"id": "d", "vector": [1, 0.1, 0]}, {"id": "c", "vector": [0, 1, 0], "metadata": {"lang": "de"}}]}),
+    )
+    .await;
+    api.post("/vectors/index/docs/delete", &json!({"ids": ["a"]}))
+        .await;
+    let now = search(&api, q.clone()).await.1["results"].clone();
+    assert_ne!(now, then);
+
+    let at = |mut body: Value, as_of: Value| {
+        body["as_of"] = as_of;
+        body
+    };
+    let (st, old) = search(&api, at(q.clone(), json!(v1))).await;
+    assert_eq!(st, StatusCode::OK, "{old}");
+    assert_eq!(
+        old["results"], then,
+        "as of v{v1} the same ids in the same order"
+    );
+    assert_eq!(old["catalog_version"], v1);
+    assert_eq!(
+        search(&api, at(fq.clone(), json!(v1))).await.1["results"],
+        then_filtered
+    );
+    assert_eq!(
+        search(&api, at(q.clone(), json!(between))).await.1["results"],
+        then
+    );
+    assert_eq!(
+        search(&api, q.clone()).await.1["results"],
+        now,
+        "current searches unchanged"
+    );
+
+    // From storage alone, after vectord is killed.
+    f.restart("vectord", true);
+    let api = Api::new(&f.url("gateway"), TOKEN);
+    assert_eq!(
+        search(&api, at(q.clone(), json!(v1))).await.1["results"],
+        then
+    );
+
+    for (as_of, status, code) in [
+        (json!(v1 + 1000), StatusCode::NOT_FOUND, "version_not_found"),
+        (json!(v1 - 1), StatusCode::NOT_FOUND, "not_found"),
+        (json!("whenever"), StatusCode::BAD_REQUEST, "invalid_as_of"),
+    ] {
+        let (st, e) = search(&api, at(q.clone(), as_of.clone())).await;
+        assert_eq!(
+            (st, e["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{as_of}: {e}"
+        );
+    }
+
+    // A second commit; retention keeps one, so v1's state is dropped and collected.
+    let (_, c2) = api.post("/vectors/index/docs/commit", &json!({})).await;
+    let v2 = c2["version"].as_u64().unwrap();
+    assert_eq!(
+        search(&api, at(q.clone(), json!(v2))).await.1["results"],
+        now
+    );
+    let (st, r) = api.post("/catalog/gc", &json!({})).await;
+    assert_eq!(st, StatusCode::OK, "{r}");
+    let states = api.keys("_vectors/docs.commits/").await;
+    assert_eq!(states, [c2["key"].as_str().unwrap()], "{r}");
+    let (st, e) = search(&api, at(q.clone(), json!(v1))).await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (StatusCode::GONE, Some("version_expired")),
+        "{e}"
+    );
+}

@@ -14,6 +14,7 @@ use lakehouse_types::{GcReport, is_internal};
 
 use crate::CatalogError;
 use crate::catalog::Catalog;
+use crate::index_lineage::stem;
 use crate::record::Objects;
 use crate::store::{self, CHECKPOINT_PREFIX, LOG_PREFIX, ObjectStore, version_of};
 use crate::time::now_ms;
@@ -27,6 +28,9 @@ struct Sweep {
     prefix: String,
     /// Under a batch job's `<name>/` prefix only Parquet objects are dataset data.
     parquet_only: bool,
+    /// Under `_vectors/` only committed index states (`<name>.commits/…`) are the
+    /// catalog's to collect; the rest is vectord's own.
+    index_states: bool,
 }
 
 fn ms(d: std::time::Duration) -> i64 {
@@ -52,10 +56,18 @@ impl<S: ObjectStore> Catalog<S> {
                     .expire(self.settings.keep_versions, cutoff)
                     .map_err(CatalogError::Internal)?;
             }
+            for l in next.indexes.values_mut() {
+                expired += l.expire(self.settings.keep_versions, cutoff);
+            }
             let oldest = next
                 .lineages
                 .values()
                 .filter_map(|l| l.snaps.first().map(|s| s.rec.version))
+                .chain(
+                    next.indexes
+                        .values()
+                        .filter_map(|l| l.commits.first().map(|(c, _)| c.version)),
+                )
                 .min()
                 .unwrap_or(next.version + 1);
             let before = next.log.len();
@@ -80,10 +92,21 @@ impl<S: ObjectStore> Catalog<S> {
             let st = self.read();
             report.version = st.version;
             let mut referenced = HashSet::new();
-            let mut sweeps = vec![Sweep {
-                prefix: "datasets/".into(),
-                parquet_only: false,
-            }];
+            for l in st.indexes.values() {
+                l.referenced(&mut referenced);
+            }
+            let mut sweeps = vec![
+                Sweep {
+                    prefix: "datasets/".into(),
+                    parquet_only: false,
+                    index_states: false,
+                },
+                Sweep {
+                    prefix: "_vectors/".into(),
+                    parquet_only: false,
+                    index_states: true,
+                },
+            ];
             for l in st.lineages.values() {
                 l.referenced(&mut referenced);
                 let own = format!("{}/", l.name);
@@ -99,6 +122,7 @@ impl<S: ObjectStore> Catalog<S> {
                     sweeps.push(Sweep {
                         prefix: own,
                         parquet_only: true,
+                        index_states: false,
                     });
                 }
             }
@@ -151,10 +175,14 @@ impl<S: ObjectStore> Catalog<S> {
                 let mut candidates = Vec::new();
                 for o in &page.objects {
                     report.objects_examined += 1;
-                    if is_internal(&o.key)
-                        || (s.parquet_only && !o.key.ends_with(".parquet"))
-                        || referenced.contains(&o.key)
-                    {
+                    let keep = if s.index_states {
+                        !o.key.contains(".commits/") || referenced.contains(stem(&o.key))
+                    } else {
+                        is_internal(&o.key)
+                            || (s.parquet_only && !o.key.ends_with(".parquet"))
+                            || referenced.contains(&o.key)
+                    };
+                    if keep {
                         continue;
                     }
                     if o.modified_ms.is_none_or(|m| m > young) {
@@ -169,7 +197,10 @@ impl<S: ObjectStore> Catalog<S> {
                     let _commit = self.commit.lock().await;
                     let mut gc = self.gc.lock().unwrap_or_else(PoisonError::into_inner);
                     let now = now_ms();
-                    candidates.retain(|o| !gc.referenced_since.contains(&o.key));
+                    candidates.retain(|o| {
+                        !gc.referenced_since.contains(&o.key)
+                            && !gc.referenced_since.contains(stem(&o.key))
+                    });
                     for o in &candidates {
                         gc.collected.insert(o.key.clone(), now);
                     }

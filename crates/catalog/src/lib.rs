@@ -4,13 +4,16 @@
 //! snapshots and garbage collection deletes the objects no retained snapshot references.
 //!
 //! Layout: [`store`] is what the catalog needs of object storage and where its records live;
-//! [`record`] the records themselves; `lineage` one dataset's history in memory; `state` the
+//! [`record`] the records themselves; `lineage` one dataset's history in memory,
+//! `index_lineage` one vector index's commits; `state` the
 //! whole catalog at one version; [`catalog`] loading and reads; `writes` register, append,
 //! delete and rollback; `gc` retention and collection; [`mem`] a store in memory for tests.
 
 pub mod catalog;
 mod error;
 mod gc;
+mod index_lineage;
+mod indexes;
 mod legacy;
 mod lineage;
 pub mod mem;

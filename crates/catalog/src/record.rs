@@ -1,7 +1,7 @@
 //! The records the catalog writes: commits and checkpoints. Each carries a format number;
 //! a reader refuses a format newer than it knows instead of misreading it.
 
-use lakehouse_types::{ChangeOp, Column, CommitInfo, DataObject};
+use lakehouse_types::{ChangeOp, Column, CommitInfo, DataObject, IndexCommitInfo};
 use serde::{Deserialize, Serialize};
 
 /// The format this build writes and the newest it reads.
@@ -33,6 +33,26 @@ pub enum ChangeRecord {
         /// The snapshot.
         snapshot: SnapRecord,
     },
+    /// A vector index's state was recorded.
+    Index {
+        /// The commit (its `version` is the commit's).
+        commit: IndexCommitInfo,
+    },
+}
+
+/// One index's retained commits in a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexLineageRecord {
+    /// The index.
+    pub name: String,
+    /// Retained commits, oldest first.
+    pub commits: Vec<IndexCommitInfo>,
+    /// The newest commit retention dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expired_through: Option<u64>,
+    /// The first commit the index ever had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_version: Option<u64>,
 }
 
 /// An immutable snapshot of one dataset.
@@ -114,6 +134,9 @@ pub struct CheckpointRecord {
     pub last_time_ms: i64,
     /// Every dataset name with history.
     pub datasets: Vec<LineageRecord>,
+    /// Every vector index with commits.
+    #[serde(default)]
+    pub indexes: Vec<IndexLineageRecord>,
     /// The retained commit log, oldest first.
     pub log: Vec<CommitInfo>,
     /// Commits up to this version are no longer listed.

@@ -2,9 +2,12 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use lakehouse_types::{AsOf, ChangeSummary, CommitInfo, Manifest, ObjectKey, data_key_error};
+use lakehouse_types::{
+    AsOf, ChangeKind, ChangeSummary, CommitInfo, Manifest, ObjectKey, data_key_error, name_error,
+};
 
 use crate::CatalogError;
+use crate::index_lineage::IndexLineage;
 use crate::lineage::{At, Lineage};
 use crate::record::{
     ChangeRecord, CheckpointRecord, CommitRecord, FORMAT, Objects, SnapRecord, format_error,
@@ -18,6 +21,7 @@ pub(crate) struct State {
     pub(crate) version: u64,
     pub(crate) last_time_ms: i64,
     pub(crate) lineages: BTreeMap<String, Lineage>,
+    pub(crate) indexes: BTreeMap<String, IndexLineage>,
     /// Retained commits, oldest first.
     pub(crate) log: VecDeque<CommitInfo>,
     /// Commits up to this version are no longer in `log`.
@@ -36,7 +40,16 @@ impl State {
         }
         let mut summaries = Vec::new();
         for change in &c.changes {
-            let ChangeRecord::Dataset { name, snapshot } = change;
+            let (name, snapshot) = match change {
+                ChangeRecord::Dataset { name, snapshot } => (name, snapshot),
+                ChangeRecord::Index { commit } => {
+                    match self.apply_index(c.version, commit) {
+                        Ok(s) => summaries.push(s),
+                        Err(e) => problems.push(format!("commit {}: {e}", c.version)),
+                    }
+                    continue;
+                }
+            };
             if let Some(e) = snapshot_error(name, snapshot) {
                 problems.push(format!("commit {}: dataset '{name}': {e}", c.version));
                 continue;
@@ -51,7 +64,8 @@ impl State {
             }
             let current = lineage.current();
             summaries.push(ChangeSummary {
-                dataset: name.clone(),
+                kind: ChangeKind::Dataset,
+                name: name.clone(),
                 op: snapshot.op,
                 row_count: current.map_or(0, |m| m.row_count),
                 object_count: current.map_or(0, |m| m.objects.len() as u64),
@@ -72,12 +86,49 @@ impl State {
         problems
     }
 
+    fn apply_index(
+        &mut self,
+        version: u64,
+        c: &lakehouse_types::IndexCommitInfo,
+    ) -> Result<ChangeSummary, String> {
+        if let Some(e) = name_error("index", &c.name) {
+            return Err(e);
+        }
+        if c.version != version {
+            return Err(format!(
+                "index '{}' commit says version {}",
+                c.name, c.version
+            ));
+        }
+        let own = format!("_vectors/{}.commits/", c.name);
+        if !c.key.starts_with(&own) || ObjectKey::parse(c.key.clone()).is_err() {
+            return Err(format!(
+                "index '{}' state '{}' is not under '{own}'",
+                c.name,
+                c.key.escape_default()
+            ));
+        }
+        self.indexes
+            .entry(c.name.clone())
+            .or_insert_with(|| IndexLineage::new(&c.name))
+            .push(c.clone())?;
+        Ok(ChangeSummary {
+            kind: ChangeKind::Index,
+            name: c.name.clone(),
+            op: lakehouse_types::ChangeOp::Commit,
+            row_count: c.items,
+            object_count: 0,
+            rollback_of: None,
+        })
+    }
+
     pub(crate) fn to_checkpoint(&self) -> CheckpointRecord {
         CheckpointRecord {
             format: FORMAT,
             version: self.version,
             last_time_ms: self.last_time_ms,
             datasets: self.lineages.values().map(Lineage::to_record).collect(),
+            indexes: self.indexes.values().map(IndexLineage::to_record).collect(),
             log: self.log.iter().cloned().collect(),
             log_floor: self.log_floor,
         }
@@ -92,10 +143,16 @@ impl State {
             let l = Lineage::from_record(d)?;
             lineages.insert(l.name.clone(), l);
         }
+        let mut indexes = BTreeMap::new();
+        for i in r.indexes {
+            let l = IndexLineage::from_record(i)?;
+            indexes.insert(l.name.clone(), l);
+        }
         Ok(Self {
             version: r.version,
             last_time_ms: r.last_time_ms,
             lineages,
+            indexes,
             log: r.log.into(),
             log_floor: r.log_floor,
             since_checkpoint: 0,

@@ -79,6 +79,31 @@ impl<S: ObjectStore> Catalog<S> {
         }
     }
 
+    /// Writes commit `c` and applies it (commit lock held); checkpoints when one is due.
+    pub(crate) async fn write_commit(&self, c: &CommitRecord) -> Result<(), CatalogError> {
+        if let Err(e) = self.put_commit(c).await {
+            // Never reuse a version whose write may still land.
+            self.write().version = c.version;
+            return Err(e);
+        }
+        let (problems, due) = {
+            let mut st = self.write();
+            let problems = st.apply(c);
+            (
+                problems,
+                st.since_checkpoint >= self.settings.checkpoint_every,
+            )
+        };
+        if let Some(p) = problems.first() {
+            self.request_reload(p);
+            return Err(CatalogError::Internal(p.clone()));
+        }
+        if due && let Err(e) = self.checkpoint().await {
+            tracing::warn!(error = %e, "checkpoint not written; the next commit tries again");
+        }
+        Ok(())
+    }
+
     /// The next commit's place, checking the name and the precondition (commit lock held).
     fn next(&self, name: &str, expected: Option<u64>) -> Result<Next, CatalogError> {
         self.ensure_loaded()?;
@@ -108,24 +133,29 @@ impl<S: ObjectStore> Catalog<S> {
     /// Refuses objects a running or recent collection deleted; tells a running one about
     /// the rest, so it keeps them.
     fn guard_objects(&self, objects: &[DataObject]) -> Result<(), CatalogError> {
+        let keys: Vec<String> = objects.iter().map(|o| o.key.clone()).collect();
+        self.guard_keys(&keys)
+    }
+
+    /// As [`Self::guard_objects`], for keys (an index state is guarded by its stem, which
+    /// covers its parts).
+    pub(crate) fn guard_keys(&self, keys: &[String]) -> Result<(), CatalogError> {
         let mut gc = self.gc.lock().unwrap_or_else(PoisonError::into_inner);
         let grace = i64::try_from(self.settings.gc_grace.as_millis()).unwrap_or(i64::MAX);
         let now = now_ms();
-        if let Some(o) = objects
+        if let Some(k) = keys
             .iter()
-            .find(|o| gc.collected.get(&o.key).is_some_and(|t| now - t < grace))
+            .find(|k| gc.collected.get(*k).is_some_and(|t| now - t < grace))
         {
             return Err(CatalogError::conflict(
                 "object_collected",
                 format!(
-                    "object '{}' was deleted by garbage collection as unreferenced; upload it again",
-                    o.key
+                    "object '{k}' was deleted by garbage collection as unreferenced; upload it again"
                 ),
             ));
         }
         if gc.active {
-            gc.referenced_since
-                .extend(objects.iter().map(|o| o.key.clone()));
+            gc.referenced_since.extend(keys.iter().cloned());
         }
         Ok(())
     }
@@ -147,26 +177,7 @@ impl<S: ObjectStore> Catalog<S> {
                 snapshot,
             }],
         };
-        if let Err(e) = self.put_commit(&c).await {
-            // Never reuse a version whose write may still land.
-            self.write().version = c.version;
-            return Err(e);
-        }
-        let (problems, due) = {
-            let mut st = self.write();
-            let problems = st.apply(&c);
-            (
-                problems,
-                st.since_checkpoint >= self.settings.checkpoint_every,
-            )
-        };
-        if let Some(p) = problems.first() {
-            self.request_reload(p);
-            return Err(CatalogError::Internal(p.clone()));
-        }
-        if due && let Err(e) = self.checkpoint().await {
-            tracing::warn!(error = %e, "checkpoint not written; the next commit tries again");
-        }
+        self.write_commit(&c).await?;
         tracing::info!(dataset = %name, version = c.version, "committed");
         Ok(self
             .read()

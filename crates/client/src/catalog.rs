@@ -1,8 +1,8 @@
 //! Typed client for catalogd's routes (`/catalog/...`).
 
 use lakehouse_types::{
-    AppendRequest, AsOf, CatalogVersion, CommitLog, GcReport, History, Manifest, ManifestList,
-    RegisterRequest, RegisterResponse, RollbackRequest,
+    AppendRequest, AsOf, CatalogVersion, CommitLog, GcReport, History, IndexCommitInfo,
+    IndexCommitRequest, Manifest, ManifestList, RegisterRequest, RegisterResponse, RollbackRequest,
 };
 use reqwest::{Method, StatusCode};
 
@@ -134,6 +134,32 @@ impl CatalogClient {
         self.inner.send_json(req).await
     }
 
+    /// `POST /catalog/index/{name}/commit`.
+    pub async fn commit_index(
+        &self,
+        name: &str,
+        body: &IndexCommitRequest,
+        rid: &str,
+    ) -> Result<IndexCommitInfo, ClientError> {
+        let path = format!("{}/commit", index_path(name));
+        let req = self.inner.request(Method::POST, &path, rid).json(body);
+        self.inner.send_json(req).await
+    }
+
+    /// `GET /catalog/index/{name}?version=…`: the index commit current at `as_of`.
+    pub async fn index_at(
+        &self,
+        name: &str,
+        as_of: &AsOf,
+        rid: &str,
+    ) -> Result<IndexCommitInfo, ClientError> {
+        let req = self
+            .inner
+            .request(Method::GET, &index_path(name), rid)
+            .query(&[as_of.query()]);
+        self.inner.send_json(req).await
+    }
+
     /// `GET /catalog/version`.
     pub async fn version(&self, rid: &str) -> Result<u64, ClientError> {
         let req = self.inner.request(Method::GET, "/catalog/version", rid);
@@ -145,6 +171,13 @@ impl CatalogClient {
 fn manifest_path(name: &str) -> String {
     format!(
         "/catalog/manifest/{}",
+        percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC)
+    )
+}
+
+fn index_path(name: &str) -> String {
+    format!(
+        "/catalog/index/{}",
         percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC)
     )
 }

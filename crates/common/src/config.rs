@@ -413,6 +413,12 @@ pub struct VectordConfig {
     /// Snapshots larger than this are stored as parts of this size; it must stay under
     /// storaged's 256 MiB object cap.
     pub snapshot_part_mb: u64,
+    /// catalogd base URL: index commits are recorded there, and searches `as_of` a version
+    /// ask it which state to read.
+    pub catalogd_url: String,
+    /// Memory for index states loaded to answer searches as of older versions; the least
+    /// recently used go first.
+    pub as_of_cache_mb: u64,
 }
 
 impl Default for VectordConfig {
@@ -423,6 +429,8 @@ impl Default for VectordConfig {
             save_delay_ms: 500,
             log_timeout_ms: 30_000,
             snapshot_part_mb: 64,
+            catalogd_url: default_url(3212),
+            as_of_cache_mb: 1_024,
         }
     }
 }
@@ -620,6 +628,7 @@ impl Config {
             ("queryd.storaged_url", &self.queryd.storaged_url),
             ("queryd.catalogd_url", &self.queryd.catalogd_url),
             ("vectord.storaged_url", &self.vectord.storaged_url),
+            ("vectord.catalogd_url", &self.vectord.catalogd_url),
             ("materializer.gateway_url", &self.materializer.gateway_url),
             ("replay.gateway_url", &self.replay.gateway_url),
         ] {

@@ -87,6 +87,11 @@ pub fn need(method: &Method, path: &str, query: Option<&str>) -> Need {
             }
         }
         ["catalog", "register" | "append"] => Need::role(write(Role::Write)),
+        // Reading which state of an index a version holds; committing one is vectord's.
+        ["catalog", "index", name, ..] => Need {
+            index: Some(decoded(name)),
+            ..Need::role(write(Role::Admin))
+        },
         ["ingest"] => Need {
             dataset: query_param(query, "name"),
             ..Need::role(write(Role::Write))
@@ -101,7 +106,7 @@ pub fn need(method: &Method, path: &str, query: Option<&str>) -> Need {
             let role = match *op {
                 _ if reading => Role::Read,
                 "search" => Role::Read,
-                "add" | "delete" | "merge" => Role::Write,
+                "add" | "delete" | "merge" | "commit" => Role::Write,
                 _ => Role::Admin,
             };
             Need {

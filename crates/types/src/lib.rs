@@ -22,6 +22,6 @@ pub use key::{INTERNAL_PREFIXES, KeyError, ObjectKey, is_internal};
 pub use service::{ErrorBody, ErrorDetail, HealthResponse, ReadyResponse};
 pub use storage::{ListResponse, ObjectInfo, PutResponse};
 pub use versions::{
-    AsOf, ChangeOp, ChangeSummary, CommitInfo, CommitLog, GcReport, History, RollbackRequest,
-    SnapshotInfo,
+    AsOf, ChangeKind, ChangeOp, ChangeSummary, CommitInfo, CommitLog, GcReport, History,
+    IndexCommitInfo, IndexCommitRequest, RollbackRequest, SnapshotInfo,
 };

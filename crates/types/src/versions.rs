@@ -39,18 +39,34 @@ pub enum ChangeOp {
     Rollback,
     /// Brought in from the catalog layout before versions.
     Import,
+    /// A vector index's state recorded under a catalog version.
+    Commit,
+}
+
+/// What a change is to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// A dataset.
+    #[default]
+    Dataset,
+    /// A vector index.
+    Index,
 }
 
 /// One change of a commit, as the log lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeSummary {
-    /// The dataset.
-    pub dataset: String,
+    /// A dataset or an index.
+    #[serde(default)]
+    pub kind: ChangeKind,
+    /// Its name.
+    pub name: String,
     /// What happened.
     pub op: ChangeOp,
-    /// Rows in the dataset after the change (0 after a delete).
+    /// Rows in the dataset (items in the index) after the change; 0 after a delete.
     pub row_count: u64,
-    /// Objects in the dataset after the change.
+    /// Objects in the dataset after the change (0 for an index).
     pub object_count: u64,
     /// For a rollback: the version it went back to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -150,4 +166,37 @@ pub struct GcReport {
     pub version: u64,
     /// Wall time.
     pub elapsed_ms: u64,
+}
+
+/// `POST /catalog/index/{name}/commit` (vectord, after storing the index's state).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexCommitRequest {
+    /// The stored state (`_vectors/<name>.commits/…`).
+    pub key: String,
+    /// The index's write sequence the state holds.
+    pub sequence: u64,
+    /// Live items in it.
+    pub items: u64,
+    /// Its dimension.
+    pub dimension: u64,
+}
+
+/// A vector index's state recorded under a catalog version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexCommitInfo {
+    /// The index.
+    pub name: String,
+    /// The catalog version of the commit.
+    pub version: u64,
+    /// RFC 3339 UTC.
+    pub time: String,
+    /// The stored state.
+    pub key: String,
+    /// The write sequence it holds.
+    pub sequence: u64,
+    /// Live items.
+    pub items: u64,
+    /// Dimension.
+    pub dimension: u64,
 }

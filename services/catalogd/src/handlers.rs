@@ -12,8 +12,8 @@ use lakehouse_common::audit::AuditTarget;
 use lakehouse_common::extract::JsonBody;
 use lakehouse_common::{ApiError, Principal, request_id};
 use lakehouse_types::{
-    AppendRequest, AsOf, CatalogVersion, CommitLog, GcReport, History, Manifest, ManifestList,
-    RegisterRequest, RollbackRequest,
+    AppendRequest, AsOf, CatalogVersion, ChangeKind, CommitLog, GcReport, History, IndexCommitInfo,
+    IndexCommitRequest, Manifest, ManifestList, RegisterRequest, RollbackRequest,
 };
 use serde::Deserialize;
 
@@ -256,7 +256,10 @@ pub async fn log(
     let mut log = c.log(p.after, limit).map_err(api_error)?;
     if who.dataset_scoped() {
         for commit in &mut log.commits {
-            commit.changes.retain(|ch| who.may_dataset(&ch.dataset));
+            commit.changes.retain(|ch| match ch.kind {
+                ChangeKind::Dataset => who.may_dataset(&ch.name),
+                ChangeKind::Index => who.may_index(&ch.name),
+            });
         }
         log.commits.retain(|commit| !commit.changes.is_empty());
     }
@@ -266,4 +269,31 @@ pub async fn log(
 /// `POST /catalog/gc`: retention and collection now.
 pub async fn gc(State(c): State<Arc<Cat>>) -> Result<Json<GcReport>, ApiError> {
     c.gc().await.map(Json).map_err(api_error)
+}
+
+/// `POST /catalog/index/{name}/commit`: vectord records an index state it has stored.
+pub async fn commit_index(
+    State(c): State<Arc<Cat>>,
+    Path(name): Path<String>,
+    JsonBody(req): JsonBody<IndexCommitRequest>,
+) -> Result<Response, ApiError> {
+    let info = c
+        .commit_index(&name, req, &rid())
+        .await
+        .map_err(api_error)?;
+    let mut r = Json(info).into_response();
+    r.extensions_mut()
+        .insert(AuditTarget(format!("index:{name}")));
+    Ok(r)
+}
+
+/// `GET /catalog/index/{name}?version=…` or `?at=…`: the index commit current then (now,
+/// without either).
+pub async fn index_at(
+    State(c): State<Arc<Cat>>,
+    Path(name): Path<String>,
+    Query(at): Query<AtParams>,
+) -> Result<Json<IndexCommitInfo>, ApiError> {
+    let as_of = at.as_of()?.unwrap_or(AsOf::Version(c.version()));
+    c.index_at(&name, &as_of).map(Json).map_err(api_error)
 }

@@ -64,6 +64,7 @@ pub fn router(catalog: Arc<Cat>) -> Router {
     let writes = Router::new()
         .route("/catalog/register", post(handlers::register))
         .route("/catalog/append", post(handlers::append))
+        .route("/catalog/index/{name}/commit", post(handlers::commit_index))
         .route(
             "/catalog/manifest/{name}/rollback",
             post(handlers::rollback),
@@ -78,6 +79,7 @@ pub fn router(catalog: Arc<Cat>) -> Router {
         .route("/catalog/list", get(handlers::list))
         .route("/catalog/version", get(handlers::version))
         .route("/catalog/log", get(handlers::log))
+        .route("/catalog/index/{name}", get(handlers::index_at))
         .route("/catalog/gc", post(handlers::gc))
         .with_state(catalog);
     layers::body_limit(writes, MAX_MANIFEST_BODY).merge(reads)

@@ -107,6 +107,9 @@ pub struct SearchRequest {
     exclude_ids: Option<HashSet<String>>,
     #[serde(default)]
     filter: Option<Metadata>,
+    /// Search the index as it was at this catalog version or time (its commit then).
+    #[serde(default)]
+    as_of: Option<lakehouse_types::AsOf>,
 }
 
 /// `POST /vectors/index/{name}/merge`.
@@ -264,9 +267,24 @@ pub async fn search(
         ))
         .with_code("invalid_ef"));
     }
-    let hits = reg
-        .search(&name, req.vector, k, req.ef, req.exclude_ids, req.filter)
-        .await?;
+    let (hits, version) = match &req.as_of {
+        None => (
+            reg.search(&name, req.vector, k, req.ef, req.exclude_ids, req.filter)
+                .await?,
+            None,
+        ),
+        Some(as_of) => {
+            let query = crate::history::OwnedQuery {
+                vector: req.vector,
+                k,
+                ef: req.ef,
+                exclude: req.exclude_ids,
+                filter: req.filter,
+            };
+            let (hits, v) = reg.history()?.search(&name, as_of, query).await?;
+            (hits, Some(v))
+        }
+    };
     let results: Vec<HitOut> = hits
         .into_iter()
         .map(
@@ -281,7 +299,21 @@ pub async fn search(
             },
         )
         .collect();
-    Ok(Json(json!({"results": results})).into_response())
+    let body = match version {
+        Some(v) => json!({"results": results, "catalog_version": v}),
+        None => json!({"results": results}),
+    };
+    Ok(Json(body).into_response())
+}
+
+/// `POST /vectors/index/{name}/commit`: records the index's state now under a new catalog
+/// version, which later searches can name as `as_of`.
+pub async fn commit(State(reg): Reg, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let info = reg.history()?.commit(&reg, &name).await?;
+    let mut r = Json(info).into_response();
+    r.extensions_mut()
+        .insert(AuditTarget(format!("index:{name}")));
+    Ok(r)
 }
 
 /// `POST /vectors/index/{name}/merge`.

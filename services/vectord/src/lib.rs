@@ -2,13 +2,15 @@
 //! metadata, persisted to object storage.
 //!
 //! Layout: [`registry`] holds the indexes, logs every write before applying it and saves
-//! snapshots in the background; [`store`] names and moves the objects; [`wal`] encodes log
+//! snapshots in the background; [`history`] commits index states to the catalog and
+//! searches them as of a version; [`store`] names and moves the objects; [`wal`] encodes log
 //! records; [`handlers`] is the HTTP side; [`heap`] tunes the allocator; this file wires the
 //! router, `/ready`, `/metrics` and the service's life (load at start, snapshots flushed at
 //! shutdown).
 
 pub mod handlers;
 pub mod heap;
+pub mod history;
 pub mod registry;
 pub mod store;
 pub mod wal;
@@ -19,7 +21,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
-use lakehouse_client::{ServiceClient, StorageClient};
+use lakehouse_client::{CatalogClient, ServiceClient, StorageClient};
 use lakehouse_common::metrics::{self, Histogram};
 use lakehouse_common::server::{BoxFuture, ReadyCheck};
 use lakehouse_common::startup::RunError;
@@ -73,6 +75,7 @@ pub fn router(registry: Arc<Registry>) -> Router {
         .route("/vectors/index/{name}/items/{id}", get(handlers::get_item))
         .route("/vectors/index/{name}/search", post(handlers::search))
         .route("/vectors/index/{name}/merge", post(handlers::merge))
+        .route("/vectors/index/{name}/commit", post(handlers::commit))
         .with_state(registry);
     layers::body_limit(adds, MAX_ADD_BODY).merge(layers::body_limit(rest, MAX_BODY))
 }
@@ -185,14 +188,21 @@ fn collect(registry: &Registry, out: &mut String) {
 pub fn app(loaded: &LoadedConfig) -> Result<(Router, Arc<Registry>), RunError> {
     let c = &loaded.config;
     let storage = ServiceClient::new(&c.vectord.storaged_url, loaded.auth.token())?;
+    let index_store = store::Store::new(
+        StorageClient::new(storage.clone()),
+        usize::try_from(c.vectord.snapshot_part_mb << 20).unwrap_or(usize::MAX),
+    );
     let registry = Registry::new(
-        store::Store::new(
-            StorageClient::new(storage.clone()),
-            usize::try_from(c.vectord.snapshot_part_mb << 20).unwrap_or(usize::MAX),
-        ),
+        index_store.clone(),
         Duration::from_millis(c.vectord.save_delay_ms),
         Duration::from_millis(c.vectord.log_timeout_ms),
     );
+    let catalog = ServiceClient::new(&c.vectord.catalogd_url, loaded.auth.token())?;
+    registry.set_history(history::History::new(
+        CatalogClient::new(catalog),
+        index_store,
+        c.vectord.as_of_cache_mb << 20,
+    ));
     let ready = VectorReady {
         registry: registry.clone(),
         storage,

@@ -121,6 +121,7 @@ pub struct Registry {
     problems: Mutex<Vec<String>>,
     /// Figures for `/metrics`.
     pub figures: Figures,
+    history: std::sync::OnceLock<crate::history::History>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -164,6 +165,19 @@ pub struct MergeOutcome {
     pub first_error: Option<String>,
 }
 
+/// An index's state for a commit.
+#[derive(Debug)]
+pub struct CommitState {
+    /// The write sequence it holds.
+    pub sequence: u64,
+    /// Its encoding.
+    pub bytes: Vec<u8>,
+    /// Live items.
+    pub items: usize,
+    /// Dimension.
+    pub dimension: usize,
+}
+
 impl Registry {
     /// An empty, not yet loaded registry (call [`Registry::load`]).
     pub fn new(store: Store, save_delay: Duration, log_timeout: Duration) -> Arc<Self> {
@@ -177,6 +191,7 @@ impl Registry {
             load_error: Mutex::new(None),
             problems: Mutex::default(),
             figures: Figures::default(),
+            history: std::sync::OnceLock::new(),
         })
     }
 
@@ -782,6 +797,34 @@ impl Registry {
             length_source: src.index.len(),
             first_error: report.first_error,
         })
+    }
+
+    /// The index's exact state now, for a commit: writes are held off while it is encoded.
+    pub async fn state_for_commit(&self, name: &str) -> Result<CommitState, ApiError> {
+        let entry = self.get(name)?;
+        entry.live()?;
+        let _no_writes = entry.writer.lock().await;
+        let ix = entry.index.clone();
+        let (sequence, bytes, items) =
+            blocking(move || (ix.sequence(), ix.encode(), ix.len())).await?;
+        Ok(CommitState {
+            sequence,
+            bytes,
+            items,
+            dimension: entry.index.params().dimension,
+        })
+    }
+
+    /// Commits and past states, once [`Registry::set_history`] has been called.
+    pub fn history(&self) -> Result<&crate::history::History, ApiError> {
+        self.history.get().ok_or_else(|| {
+            ApiError::unavailable("index history is not set up").with_code("not_ready")
+        })
+    }
+
+    /// Sets up commits and searches as of past versions.
+    pub fn set_history(&self, h: crate::history::History) {
+        let _ = self.history.set(h);
     }
 
     /// Nearest items.

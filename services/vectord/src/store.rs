@@ -43,6 +43,16 @@ fn parts_prefix(name: &str) -> String {
     format!("{PREFIX}{name}.parts/")
 }
 
+/// The key of index `name`'s state committed at write sequence `seq`.
+pub fn commit_key(name: &str, seq: u64) -> String {
+    format!("{PREFIX}{name}.commits/{seq:020}.lhv1")
+}
+
+/// Where the parts of a committed state stored in parts live.
+fn commit_parts_prefix(head: &str) -> String {
+    format!("{}.parts/", head.strip_suffix(".lhv1").unwrap_or(head))
+}
+
 #[derive(Serialize, Deserialize)]
 struct Pointer {
     id: String,
@@ -98,7 +108,10 @@ impl Store {
                             }
                             _ => out.strays.push(k),
                         }
-                    } else if head.strip_suffix(".parts").is_none() {
+                    } else if head.strip_suffix(".parts").is_none()
+                        && head.strip_suffix(".commits").is_none()
+                    {
+                        // Committed states belong to the catalog, which collects them.
                         out.strays.push(k);
                     }
                 }
@@ -154,7 +167,59 @@ impl Store {
         name: &str,
         rid: &str,
     ) -> Result<Option<Vec<u8>>, ClientError> {
-        let head = match self.storage.get(&key(snapshot_key(name))?, rid).await {
+        self.get_blob(&snapshot_key(name), &parts_prefix(name), rid)
+            .await
+    }
+
+    /// Stores index `name`'s state at sequence `seq` for a commit, in parts when large;
+    /// returns its key. Never overwritten: a commit's state is immutable.
+    pub async fn put_commit(
+        &self,
+        name: &str,
+        seq: u64,
+        bytes: Vec<u8>,
+        rid: &str,
+    ) -> Result<String, ClientError> {
+        let head = commit_key(name, seq);
+        if bytes.len() <= self.part_bytes {
+            self.storage.put(&key(head.clone())?, bytes, rid).await?;
+            return Ok(head);
+        }
+        let prefix = commit_parts_prefix(&head);
+        let bytes = Bytes::from(bytes);
+        let mut parts = Vec::new();
+        for (i, start) in (0..bytes.len()).step_by(self.part_bytes).enumerate() {
+            let part = bytes.slice(start..bytes.len().min(start + self.part_bytes));
+            parts.push(part.len() as u64);
+            self.storage
+                .put(&key(format!("{prefix}c/{i:05}"))?, part, rid)
+                .await?;
+        }
+        let mut pointer = POINTER_MAGIC.to_vec();
+        pointer.extend(
+            serde_json::to_vec(&Pointer {
+                id: "c".into(),
+                parts,
+            })
+            .unwrap_or_default(),
+        );
+        self.storage.put(&key(head.clone())?, pointer, rid).await?;
+        Ok(head)
+    }
+
+    /// A committed state's bytes, `None` when it is gone.
+    pub async fn get_commit(&self, head: &str, rid: &str) -> Result<Option<Vec<u8>>, ClientError> {
+        self.get_blob(head, &commit_parts_prefix(head), rid).await
+    }
+
+    /// An object that may be a pointer to parts under `parts_prefix`, joined.
+    async fn get_blob(
+        &self,
+        head_key: &str,
+        parts_prefix: &str,
+        rid: &str,
+    ) -> Result<Option<Vec<u8>>, ClientError> {
+        let head = match self.storage.get(&key(head_key.to_owned())?, rid).await {
             Ok(b) => b,
             Err(e) if missing(&e) => return Ok(None),
             Err(e) => return Err(e),
@@ -163,7 +228,7 @@ impl Store {
             return Ok(Some(head.to_vec()));
         }
         let bad = |message: String| ClientError::Decode {
-            url: snapshot_key(name),
+            url: head_key.to_owned(),
             message,
         };
         let p: Pointer = serde_json::from_slice(&head[4..])
@@ -171,7 +236,7 @@ impl Store {
         let total: u64 = p.parts.iter().sum();
         let mut out = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
         for (i, size) in p.parts.iter().enumerate() {
-            let k = key(format!("{}{}/{i:05}", parts_prefix(name), p.id))?;
+            let k = key(format!("{parts_prefix}{}/{i:05}", p.id))?;
             let part = match self.storage.get(&k, rid).await {
                 Ok(b) => b,
                 Err(e) if missing(&e) => return Err(bad(format!("snapshot part {i} is missing"))),

@@ -476,3 +476,76 @@ async fn without_a_chat_model_replay_only_dry_runs_and_bad_input_changes_nothing
     let r = job(&f, "materializer", &["run", "--index", "bad name!"]).await;
     assert_eq!(r.code, Some(2));
 }
+
+/// A replay `--as-of` the version a materializer run ended at retrieves and bundles exactly
+/// what it did then, after the evidence and the index have moved on.
+#[tokio::test]
+async fn replay_as_of_an_old_version_gets_the_old_bundle_byte_for_byte() {
+    let (f, api) = fleet(None);
+    api.put("raw/openai_chat/a.jsonl", fixture("openai_chat"))
+        .await;
+    let first = job(&f, "materializer", &["run", "--index", "evidence"]).await;
+    let r = JobRun::ok(&first);
+    let v = r["index"]["catalog_version"].as_u64().unwrap();
+    assert!(v > r["dataset"]["catalog_version"].as_u64().unwrap(), "{r}");
+    let prompt = "Where is my order #1182?";
+    let plan = |args: Vec<String>| {
+        let f = &f;
+        async move {
+            let mut all = vec![
+                "run".to_owned(),
+                "--prompt".into(),
+                prompt.into(),
+                "--dry-run".into(),
+            ];
+            all.extend(args);
+            let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+            let run = job(f, "replay", &refs).await;
+            JobRun::ok(&run)["planned"][0].clone()
+        }
+    };
+    let then = plan(Vec::new()).await;
+    assert_eq!(then["catalog_version"], v, "{then}");
+
+    // New evidence that answers the prompt word for word, indexed and committed.
+    let line = json!({"timestamp": "2026-11-30T10:00:00Z", "request": {"model": "m",
+        "messages": [{"role": "user", "content": prompt}]},
+        "response": {"choices": [{"message": {"role": "assistant", "content": "It left the depot today."}}]}});
+    api.put("raw/openai_chat/b.jsonl", format!("{line}\n"))
+        .await;
+    let second = job(&f, "materializer", &["run", "--index", "evidence"]).await;
+    let v2 = JobRun::ok(&second)["index"]["catalog_version"]
+        .as_u64()
+        .unwrap();
+    assert!(v2 > v);
+    let now = plan(Vec::new()).await;
+    assert_ne!(
+        now["retrieved"], then["retrieved"],
+        "the new record should be retrieved now"
+    );
+
+    let old = plan(vec!["--as-of".into(), v.to_string()]).await;
+    assert_eq!(old["retrieved"], then["retrieved"]);
+    assert_eq!(old["bundled_ids"], then["bundled_ids"]);
+    assert_eq!(
+        serde_json::to_string(&old["messages"]).unwrap(),
+        serde_json::to_string(&then["messages"]).unwrap(),
+        "the bundle as of v{v} is the one sent then"
+    );
+    assert_eq!(old["catalog_version"], v);
+    let bad = job(
+        &f,
+        "replay",
+        &[
+            "run",
+            "--prompt",
+            prompt,
+            "--dry-run",
+            "--as-of",
+            "99999999",
+        ],
+    )
+    .await;
+    assert_eq!(bad.code, Some(1), "{}", bad.stderr);
+    assert!(bad.stderr.contains("version_not_found"), "{}", bad.stderr);
+}

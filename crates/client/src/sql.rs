@@ -24,11 +24,22 @@ impl SqlClient {
         max_rows: Option<u64>,
         rid: &str,
     ) -> Result<SqlResponse, ClientError> {
+        self.query_at(sql, max_rows, None, rid).await
+    }
+
+    /// As [`Self::query`], reading every dataset as of `as_of` when given.
+    pub async fn query_at(
+        &self,
+        sql: &str,
+        max_rows: Option<u64>,
+        as_of: Option<&lakehouse_types::AsOf>,
+        rid: &str,
+    ) -> Result<SqlResponse, ClientError> {
         let body = SqlRequest {
             sql: sql.to_owned(),
             format: None,
             max_rows,
-            as_of: None,
+            as_of: as_of.cloned(),
         };
         let req = self.inner.request(Method::POST, "/sql", rid).json(&body);
         self.inner.send_json(req).await

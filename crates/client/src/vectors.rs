@@ -146,13 +146,42 @@ impl VectorClient {
         k: usize,
         rid: &str,
     ) -> Result<Vec<Hit>, ClientError> {
-        let body = serde_json::json!({ "vector": vector, "k": k });
+        self.search_at(name, vector, k, None, rid).await
+    }
+
+    /// As [`Self::search`], as the index was at `as_of` (its commit then) when given.
+    pub async fn search_at(
+        &self,
+        name: &str,
+        vector: &[f32],
+        k: usize,
+        as_of: Option<&lakehouse_types::AsOf>,
+        rid: &str,
+    ) -> Result<Vec<Hit>, ClientError> {
+        let mut body = serde_json::json!({ "vector": vector, "k": k });
+        if let Some(a) = as_of {
+            body["as_of"] = serde_json::to_value(a).unwrap_or_default();
+        }
         let req = self
             .inner
             .request(Method::POST, &index_path(name, "/search"), rid)
             .json(&body);
         let res: SearchResponse = self.inner.send_json(req).await?;
         Ok(res.results)
+    }
+
+    /// `POST /vectors/index/{name}/commit`: records the index's state under a new catalog
+    /// version.
+    pub async fn commit(
+        &self,
+        name: &str,
+        rid: &str,
+    ) -> Result<lakehouse_types::IndexCommitInfo, ClientError> {
+        let req = self
+            .inner
+            .request(Method::POST, &index_path(name, "/commit"), rid)
+            .json(&serde_json::json!({}));
+        self.inner.send_json(req).await
     }
 }
 

@@ -145,6 +145,7 @@ pub async fn run(
         dimension: embedder.dimension(),
         upserted,
         version,
+        catalog_version: None,
     })
 }
 

@@ -118,6 +118,9 @@ pub struct DatasetReport {
     pub name: String,
     /// Manifest version.
     pub version: u64,
+    /// The catalog version of the dataset's snapshot after the run (what a replay names as
+    /// `--as-of` to see exactly this evidence).
+    pub catalog_version: u64,
     /// Rows in all.
     pub row_count: u64,
     /// Whether this run changed the manifest.
@@ -137,6 +140,9 @@ pub struct IndexReport {
     pub upserted: u64,
     /// The index's version after the last upsert.
     pub version: u64,
+    /// The catalog version of the index commit made at the end of the run (none when
+    /// nothing was upserted).
+    pub catalog_version: Option<u64>,
 }
 
 impl Receipt {

@@ -220,6 +220,7 @@ async fn steps(
         receipt.dataset = manifest.map(|m| DatasetReport {
             name: m.name,
             version: m.version,
+            catalog_version: m.catalog_version,
             row_count: m.row_count,
             changed: false,
         });
@@ -244,6 +245,7 @@ async fn steps(
         manifest.map(|m| DatasetReport {
             name: m.name,
             version: m.version,
+            catalog_version: m.catalog_version,
             row_count: m.row_count,
             changed: false,
         })
@@ -263,11 +265,22 @@ async fn steps(
         Some(DatasetReport {
             name: r.manifest.name,
             version: r.manifest.version,
+            catalog_version: r.manifest.catalog_version,
             row_count: r.manifest.row_count,
             changed: !r.existing,
         })
     };
     timed(receipt, "publish", t);
+    // The run's end state of the index, committed after the evidence so that one catalog
+    // version holds both: the version a replay names to see exactly this run's output.
+    if let Some(ix) = receipt.index.as_mut().filter(|ix| ix.upserted > 0) {
+        let c = gw
+            .vectors
+            .commit(&ix.name, &rid)
+            .await
+            .map_err(|e| format!("committing index '{}': {e}", ix.name))?;
+        ix.catalog_version = Some(c.version);
+    }
     Ok(())
 }
 

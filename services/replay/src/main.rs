@@ -1,4 +1,5 @@
-//! `replay run --prompt TEXT | --tasks FILE.jsonl [--index NAME] [--k N] [--dry-run] [--strict]`.
+//! `replay run --prompt TEXT | --tasks FILE.jsonl [--index NAME] [--k N] [--as-of V] [--dry-run]
+//! [--strict]`.
 //!
 //! stdout carries the result: a line per task and a summary on a terminal, else one JSON
 //! document. Exit status: 0 done; 1 the run failed (retrieval impossible, or rows could not
@@ -56,6 +57,10 @@ enum Command {
         /// Retrieve and bundle only: no chat, nothing written.
         #[arg(long)]
         dry_run: bool,
+        /// Retrieve and fetch evidence as at a catalog version (a number) or time (RFC
+        /// 3339): the index as committed then, the evidence as it was then.
+        #[arg(long)]
+        as_of: Option<String>,
         /// Exit with status 3 when a task fails validation or its chat fails.
         #[arg(long)]
         strict: bool,
@@ -154,9 +159,14 @@ fn main() -> ExitCode {
         budget_tokens,
         model,
         dry_run,
+        as_of,
         strict,
         json,
     } = args.command;
+    let as_of = as_of.map(|a| match a.parse::<u64>() {
+        Ok(v) => lakehouse_types::AsOf::Version(v),
+        Err(_) => lakehouse_types::AsOf::Time(a),
+    });
     let list: Vec<Task> = match (prompt, tasks) {
         (Some(p), _) => {
             let vs = match validators.iter().map(|s| parse_validator(s)).collect() {
@@ -195,6 +205,7 @@ fn main() -> ExitCode {
         dry_run,
         model,
         chat_backoff: None,
+        as_of,
     };
     let human = lakehouse_jobs::progress::human_stdout() && !json;
     let rt = match tokio::runtime::Builder::new_multi_thread()

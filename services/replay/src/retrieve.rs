@@ -1,5 +1,6 @@
 //! Retrieval: embed the task as a query, search the index, fetch the records' text from the
-//! `evidence` dataset with one SQL query.
+//! `evidence` dataset with one SQL query — both as of one catalog version when asked, so a
+//! replay of an old task sees exactly what it saw then.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -7,6 +8,7 @@ use std::time::Instant;
 use lakehouse_client::Gateway;
 use lakehouse_client::sql::literal;
 use lakehouse_jobs::embed::{Embedder, Purpose};
+use lakehouse_types::AsOf;
 use serde_json::Value;
 
 use crate::bundle::Evidence;
@@ -24,6 +26,8 @@ pub struct Retrieved {
     pub search_ms: u64,
     /// Milliseconds fetching text.
     pub fetch_ms: u64,
+    /// The catalog version the evidence was read at.
+    pub catalog_version: Option<u64>,
 }
 
 fn field(row: &serde_json::Map<String, Value>, k: &str) -> String {
@@ -41,6 +45,7 @@ pub async fn retrieve(
     index: &str,
     query: &str,
     k: usize,
+    as_of: Option<&AsOf>,
     rid: &str,
 ) -> Result<Retrieved, String> {
     let mut out = Retrieved::default();
@@ -55,7 +60,7 @@ pub async fn retrieve(
     let t = Instant::now();
     let hits = gw
         .vectors
-        .search(index, &v, k, rid)
+        .search_at(index, &v, k, as_of, rid)
         .await
         .map_err(|e| format!("searching index '{index}': {e}"))?;
     out.search_ms = t.elapsed().as_millis() as u64;
@@ -91,10 +96,11 @@ pub async fn retrieve(
     );
     let res = gw
         .sql
-        .query(&sql, Some(k as u64 * 2), rid)
+        .query_at(&sql, Some(k as u64 * 2), as_of, rid)
         .await
         .map_err(|e| format!("fetching evidence text: {e}"))?;
     out.fetch_ms = t.elapsed().as_millis() as u64;
+    out.catalog_version = Some(res.catalog_version);
     let rows: HashMap<String, _> = res
         .rows
         .into_iter()

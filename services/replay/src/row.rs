@@ -75,6 +75,8 @@ pub struct ReplayRow {
     pub index_name: String,
     /// Its version when searched.
     pub index_version: Option<i64>,
+    /// The catalog version the evidence was read at (with `--as-of`, the one asked for).
+    pub catalog_version: Option<i64>,
     /// `pass`, `fail` or `error`.
     pub verdict: String,
     /// Why it failed.
@@ -131,6 +133,7 @@ pub static ARROW_SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
         i64n("dataset_version"),
         s("index_name", false),
         i64n("index_version"),
+        i64n("catalog_version"),
         s("verdict", false),
         Field::new("failures", list_of(DataType::Utf8), false),
         s("error", true),
@@ -207,6 +210,7 @@ pub fn to_batch(rows: &[&ReplayRow]) -> Result<RecordBatch, String> {
         ints(rows, |r| r.dataset_version),
         strings(rows, |r| Some(&r.index_name)),
         ints(rows, |r| r.index_version),
+        ints(rows, |r| r.catalog_version),
         strings(rows, |r| Some(&r.verdict)),
         string_lists(rows, |r| &r.failures),
         strings(rows, |r| r.error.as_deref()),

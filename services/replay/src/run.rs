@@ -38,6 +38,9 @@ pub struct Options {
     pub model: Option<String>,
     /// Retry policy for chat (tests shorten it).
     pub chat_backoff: Option<Backoff>,
+    /// Retrieve and fetch as at this catalog version or time (the index as its commit
+    /// then): a task replayed later sees exactly the evidence it saw.
+    pub as_of: Option<lakehouse_types::AsOf>,
 }
 
 /// A task retrieved and bundled (what `--dry-run` shows).
@@ -53,6 +56,8 @@ pub struct Planned {
     pub bundle_tokens: u64,
     /// The messages that would be sent.
     pub messages: Vec<Message>,
+    /// The catalog version the evidence was read at.
+    pub catalog_version: Option<u64>,
 }
 
 /// The run's outcome.
@@ -159,6 +164,7 @@ pub async fn run(
             &opts.index,
             &task.prompt,
             k,
+            opts.as_of.as_ref(),
             &rid,
         )
         .await?;
@@ -172,6 +178,7 @@ pub async fn run(
                 bundled_ids: b.included,
                 bundle_tokens: b.tokens,
                 messages: b.messages,
+                catalog_version: found.catalog_version,
             });
             continue;
         }
@@ -233,6 +240,7 @@ pub async fn run(
             dataset_version: v.dataset,
             index_name: opts.index.clone(),
             index_version: v.index,
+            catalog_version: found.catalog_version.map(|v| v as i64),
             verdict: verdict.into(),
             failures,
             error,

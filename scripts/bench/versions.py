@@ -101,6 +101,34 @@ try:
           f"(× {after[0][0] / before[0][0]:.2f}), SQL {before[1][0]:.2f} → {after[1][0]:.2f} ms "
           f"(× {after[1][0] / before[1][0]:.2f}); register + SQL after a change {changing[0]:.2f} ms")
 
+    # A vector index searched as of a commit: cold (vectord just restarted, the state loaded
+    # from storage), warm, and the current index, on the same queries.
+    import random
+    rng = random.Random(7)
+    dim, n = 64, 20000
+    f.call("POST", "/v1/vectors/index", {"name": "bench", "dimension": dim})
+    for start in range(0, n, 1000):
+        items = [{"id": str(i), "vector": [rng.random() for _ in range(dim)]} for i in range(start, start + 1000)]
+        f.call("POST", "/v1/vectors/index/bench/add", {"items": items})
+    t = time.perf_counter()
+    c = f.call("POST", "/v1/vectors/index/bench/commit", {})
+    commit_s = time.perf_counter() - t
+    f.call("POST", "/v1/vectors/index/bench/add", {"items": [{"id": f"new{i}", "vector": [rng.random() for _ in range(dim)]} for i in range(1000)]})
+    queries = [[rng.random() for _ in range(dim)] for _ in range(50)]
+    f.stop("vectord")
+    f.start("vectord")
+    f.gw.close()
+    t = time.perf_counter()
+    f.call("POST", "/v1/vectors/index/bench/search", {"vector": queries[0], "k": 10, "as_of": c["version"]})
+    cold = (time.perf_counter() - t) * 1000
+    qi = iter(queries * 2)
+    warm = timed(lambda: f.call("POST", "/v1/vectors/index/bench/search", {"vector": next(qi), "k": 10, "as_of": c["version"]}), 50)
+    qi = iter(queries * 2)
+    cur = timed(lambda: f.call("POST", "/v1/vectors/index/bench/search", {"vector": next(qi), "k": 10}), 50)
+    print(f"\nvector index {n:,} × {dim}: commit {commit_s * 1000:.0f} ms; search as_of cold {cold:.1f} ms "
+          f"(state loaded from storage), warm {warm[0]:.2f} / {warm[1]:.2f} ms, current {cur[0]:.2f} / {cur[1]:.2f} ms "
+          f"(warm as_of × {warm[0] / cur[0]:.2f})")
+
     # Collection: unreferenced objects under datasets/junk/, catalogd's peak RSS per run.
     # The first collection also removes the log entries the checkpoints made unnecessary.
     t = time.perf_counter()

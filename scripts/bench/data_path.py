@@ -3,8 +3,6 @@ readiness wants every upstream) on free loopback ports (fs storage), then measur
 import http.client
 import json
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -13,80 +11,13 @@ import uuid
 
 import duckdb
 
+sys.path.insert(0, os.path.dirname(__file__))
+from fleet import SERVICES, Fleet  # noqa: E402
+
 BIN, WORK, ROWS = sys.argv[1], sys.argv[2], int(sys.argv[3])
-SERVICES = ["storaged", "catalogd", "ingestd", "queryd", "vectord", "gateway"]
-TOKEN = uuid.uuid4().hex
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-ports = {s: free_port() for s in SERVICES}
-url = {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}
-config = os.path.join(WORK, "lakehouse.toml")
-with open(config, "w") as f:
-    f.write(f"""
-[common]
-log_format = "json"
-[auth]
-token = "{TOKEN}"
-[gateway]
-bind = "127.0.0.1:{ports['gateway']}"
-storaged_url = "{url['storaged']}"
-catalogd_url = "{url['catalogd']}"
-ingestd_url = "{url['ingestd']}"
-queryd_url = "{url['queryd']}"
-vectord_url = "{url['vectord']}"
-upstream_timeout_ms = 600000
-[storaged]
-bind = "127.0.0.1:{ports['storaged']}"
-root = "{WORK}/objects"
-[catalogd]
-bind = "127.0.0.1:{ports['catalogd']}"
-storaged_url = "{url['storaged']}"
-[ingestd]
-bind = "127.0.0.1:{ports['ingestd']}"
-storaged_url = "{url['storaged']}"
-catalogd_url = "{url['catalogd']}"
-tmp_dir = "{WORK}/ingest-tmp"
-[queryd]
-bind = "127.0.0.1:{ports['queryd']}"
-storaged_url = "{url['storaged']}"
-catalogd_url = "{url['catalogd']}"
-cache_dir = "{WORK}/cache"
-[vectord]
-bind = "127.0.0.1:{ports['vectord']}"
-storaged_url = "{url['storaged']}"
-""")
-
-procs = {}
-
-
-def start(name):
-    log = open(os.path.join(WORK, f"{name}.log"), "ab")
-    procs[name] = subprocess.Popen([os.path.join(BIN, name), "--config", config], stdout=log, stderr=log, cwd=WORK)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", ports[name], timeout=2)
-            c.request("GET", "/ready")
-            if c.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    sys.exit(f"{name} did not become ready; see {WORK}/{name}.log")
-
-
-def stop(name):
-    p = procs.pop(name)
-    p.send_signal(signal.SIGTERM)
-    p.wait(30)
+fleet = Fleet(BIN, WORK)
+TOKEN, ports, procs = fleet.token, fleet.ports, fleet.procs
+start, stop = fleet.start, fleet.stop
 
 
 def peak_rss_mib(pid):

@@ -15,7 +15,7 @@ use lakehouse_types::{AsOf, CommitLog, History, Manifest};
 use crate::lineage::At;
 use crate::record::{CheckpointRecord, CommitRecord};
 use crate::state::State;
-use crate::store::{self, CHECKPOINT_PREFIX, LOG_PREFIX, ObjectStore, checkpoint_key, version_of};
+use crate::store::{self, LOG_PREFIX, ObjectStore, checkpoint_key, version_of};
 use crate::{CatalogError, legacy};
 
 /// Retention, collection and checkpoint settings.
@@ -141,13 +141,9 @@ impl<S: ObjectStore> Catalog<S> {
     async fn load_once(&self) -> Result<(State, Vec<String>), CatalogError> {
         let storage = |e: store::StoreError| CatalogError::Storage(e.0);
         let mut skipped = Vec::new();
-        let mut checkpoints: Vec<u64> = store::list_all(&self.store, CHECKPOINT_PREFIX)
+        let mut checkpoints = store::checkpoint_versions(&self.store)
             .await
-            .map_err(storage)?
-            .iter()
-            .filter_map(|o| version_of(&o.key, CHECKPOINT_PREFIX))
-            .collect();
-        checkpoints.sort_unstable();
+            .map_err(storage)?;
         let mut state = None;
         while let Some(v) = checkpoints.pop() {
             let key = checkpoint_key(v);

@@ -16,7 +16,7 @@ use crate::CatalogError;
 use crate::catalog::Catalog;
 use crate::index_lineage::stem;
 use crate::record::Objects;
-use crate::store::{self, CHECKPOINT_PREFIX, LOG_PREFIX, ObjectStore, version_of};
+use crate::store::{self, LOG_PREFIX, ObjectStore, version_of};
 use crate::time::now_ms;
 
 /// Checkpoints kept: the newest, and one before it should the newest be unreadable.
@@ -228,13 +228,9 @@ impl<S: ObjectStore> Catalog<S> {
     /// Removes checkpoints but the newest few, and the commits those make unnecessary.
     async fn trim_log(&self) -> Result<u64, CatalogError> {
         let storage = |e: store::StoreError| CatalogError::Storage(e.0);
-        let mut checkpoints: Vec<u64> = store::list_all(&self.store, CHECKPOINT_PREFIX)
+        let checkpoints = store::checkpoint_versions(&self.store)
             .await
-            .map_err(storage)?
-            .iter()
-            .filter_map(|o| version_of(&o.key, CHECKPOINT_PREFIX))
-            .collect();
-        checkpoints.sort_unstable();
+            .map_err(storage)?;
         if checkpoints.len() < CHECKPOINTS_KEPT {
             return Ok(0);
         }

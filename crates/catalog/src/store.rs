@@ -74,6 +74,17 @@ pub fn version_of(key: &str, prefix: &str) -> Option<u64> {
         .flatten()
 }
 
+/// The versions of every checkpoint, ascending.
+pub async fn checkpoint_versions<S: ObjectStore>(store: &S) -> Result<Vec<u64>, StoreError> {
+    let mut v: Vec<u64> = list_all(store, CHECKPOINT_PREFIX)
+        .await?
+        .iter()
+        .filter_map(|o| version_of(&o.key, CHECKPOINT_PREFIX))
+        .collect();
+    v.sort_unstable();
+    Ok(v)
+}
+
 /// Every key under `prefix` (all pages).
 pub async fn list_all<S: ObjectStore>(store: &S, prefix: &str) -> Result<Vec<Listed>, StoreError> {
     let mut out = Vec::new();

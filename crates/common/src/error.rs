@@ -130,6 +130,24 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A dependency's answer as ours: its own refusal (a 4xx: unknown version, expired, bad
+/// argument) passes through with its code and message; anything else is a 502 with `code`.
+pub fn passthrough(
+    e: lakehouse_client::ClientError,
+    dependency: &str,
+    code: &'static str,
+) -> ApiError {
+    match e {
+        lakehouse_client::ClientError::Status {
+            status,
+            code: theirs,
+            message,
+            ..
+        } if status.is_client_error() => ApiError::new(status, theirs, message),
+        e => ApiError::bad_gateway(format!("{dependency}: {e}")).with_code(code),
+    }
+}
+
 /// Snake-case code for a status produced outside our handlers (axum rejections, layers).
 pub fn code_for_status(status: StatusCode) -> &'static str {
     match status.as_u16() {

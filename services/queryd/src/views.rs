@@ -13,6 +13,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use lakehouse_client::{CatalogClient, ClientError};
 use lakehouse_common::ApiError;
+use lakehouse_common::error::passthrough;
 use lakehouse_types::{AsOf, Manifest, ManifestList};
 
 use crate::cache::{Cache, Pins};
@@ -189,19 +190,10 @@ impl Views {
 
     /// Every dataset at a past point. Asked every time: retention may have expired it since.
     async fn list_at(&self, as_of: &AsOf, rid: &str) -> Result<ManifestList, ApiError> {
-        self.catalog.list_at(as_of, rid).await.map_err(|e| {
-            // catalogd's own answer (404 unknown version, 410 expired, 400 malformed) is
-            // the caller's; anything else is ours.
-            match e {
-                ClientError::Status {
-                    status,
-                    code,
-                    message,
-                    ..
-                } if status.is_client_error() => ApiError::new(status, code, message),
-                e => catalog_error(&e),
-            }
-        })
+        self.catalog
+            .list_at(as_of, rid)
+            .await
+            .map_err(|e| passthrough(e, "catalogd", "catalog_unavailable"))
     }
 
     /// The datasets a statement may name as they were at `as_of`, as temporary views, with

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use lakehouse_client::{CatalogClient, ClientError};
 use lakehouse_common::ApiError;
+use lakehouse_common::error::passthrough;
 use lakehouse_types::{AsOf, IndexCommitInfo, IndexCommitRequest};
 use lakehouse_vector::{Hit, Index, Query};
 
@@ -36,17 +37,8 @@ fn rid() -> String {
     lakehouse_common::request_id::current().unwrap_or_else(lakehouse_common::request_id::generate)
 }
 
-/// catalogd's own refusals (404, 410, 400) are the caller's; anything else is a dependency's.
 fn catalog_error(e: ClientError) -> ApiError {
-    match e {
-        ClientError::Status {
-            status,
-            code,
-            message,
-            ..
-        } if status.is_client_error() => ApiError::new(status, code, message),
-        e => ApiError::bad_gateway(format!("catalogd: {e}")).with_code("catalog_unavailable"),
-    }
+    passthrough(e, "catalogd", "catalog_unavailable")
 }
 
 impl History {

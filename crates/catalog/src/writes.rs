@@ -32,7 +32,6 @@ struct Next {
     time: String,
     head: Option<u64>,
     current: Option<Manifest>,
-    max_seq: u64,
 }
 
 fn check_expected(
@@ -125,7 +124,6 @@ impl<S: ObjectStore> Catalog<S> {
             version: st.version + 1,
             time: rfc3339(now_ms().max(st.last_time_ms)),
             head: lineage.and_then(|l| l.head().map(|h| h.rec.version)),
-            max_seq: lineage.map_or(0, |l| l.max_seq()),
             current,
         })
     }
@@ -396,10 +394,11 @@ impl<S: ObjectStore> Catalog<S> {
         validate_name(name)?;
         let _commit = self.commit.lock().await;
         let next = self.next(name, req.expected_version)?;
-        let target = {
+        let (target, max_seq) = {
             let st = self.read();
+            let max_seq = st.lineages.get(name).map_or(0, |l| l.max_seq());
             let v = st.resolve(&lakehouse_types::AsOf::Version(req.version))?;
-            match st.lineages.get(name).map(|l| l.at(v)) {
+            let target = match st.lineages.get(name).map(|l| l.at(v)) {
                 Some(Ok(At::Exists(m))) => *m,
                 Some(Ok(At::Expired)) => {
                     return Err(CatalogError::Expired(format!(
@@ -413,13 +412,14 @@ impl<S: ObjectStore> Catalog<S> {
                         format!("dataset '{name}' did not exist at catalog version {v}"),
                     ));
                 }
-            }
+            };
+            (target, max_seq)
         };
         let body = BodyRecord {
             schema_fingerprint: target.schema_fingerprint,
             schema: target.schema,
             row_count: target.row_count,
-            seq: next.max_seq + 1,
+            seq: max_seq + 1,
             created_at: target.created_at,
             updated_at: next.time.clone(),
             objects: Objects::Full(target.objects),

@@ -30,6 +30,9 @@ pub struct Settings {
     pub gc_grace: Duration,
     /// A checkpoint of the whole state is written every this many commits.
     pub checkpoint_every: u64,
+    /// Commits the log keeps listing at most; older ones are still readable by time through
+    /// the snapshots they made.
+    pub max_log_entries: usize,
 }
 
 impl Default for Settings {
@@ -39,6 +42,7 @@ impl Default for Settings {
             keep_for: Duration::from_secs(7 * 86_400),
             gc_grace: Duration::from_secs(3_600),
             checkpoint_every: 100,
+            max_log_entries: 100_000,
         }
     }
 }

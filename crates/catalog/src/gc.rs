@@ -71,7 +71,9 @@ impl<S: ObjectStore> Catalog<S> {
                 .min()
                 .unwrap_or(next.version + 1);
             let before = next.log.len();
-            while next.log.front().is_some_and(|c| c.version < oldest) {
+            while next.log.front().is_some_and(|c| c.version < oldest)
+                || next.log.len() > self.settings.max_log_entries.max(1)
+            {
                 if let Some(c) = next.log.pop_front() {
                     next.log_floor = next.log_floor.max(c.version);
                 }

@@ -187,6 +187,24 @@ impl State {
                 if n > 0 {
                     return Ok(self.log[n - 1].version);
                 }
+                // Before the listed log: the newest retained snapshot or index commit at or
+                // before the time names a version at which every retained dataset and index
+                // reads exactly as at that time.
+                let from_snapshots = self
+                    .lineages
+                    .values()
+                    .flat_map(|l| l.snaps.iter().map(|s| (s.rec.version, s.time_ms)))
+                    .chain(
+                        self.indexes
+                            .values()
+                            .flat_map(|l| l.commits.iter().map(|(c, t)| (c.version, *t))),
+                    )
+                    .filter(|(_, t)| *t <= ms)
+                    .map(|(v, _)| v)
+                    .max();
+                if let Some(v) = from_snapshots {
+                    return Ok(v);
+                }
                 if self.log_floor > 0 {
                     return Err(CatalogError::Expired(format!(
                         "the catalog's state at {t} was dropped by retention"

@@ -162,6 +162,7 @@ pub fn settings(c: &lakehouse_common::config::CatalogdConfig) -> lakehouse_catal
         keep_for: Duration::from_secs_f64(c.keep_days * 86_400.0),
         gc_grace: Duration::from_secs(c.gc_grace_seconds),
         checkpoint_every: c.checkpoint_every,
+        ..lakehouse_catalog::Settings::default()
     }
 }
 

@@ -1,6 +1,9 @@
-//! The catalog's rules over a store in memory.
+//! The catalog's rules over a store in memory: commits, reads, rollback, preconditions here;
+//! retention, collection and checkpoints in [`gc`].
 
 #![allow(clippy::unwrap_used)]
+
+mod gc;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -11,10 +14,9 @@ use lakehouse_types::{
 };
 
 use crate::mem::MemStore;
-use crate::store::{CHECKPOINT_PREFIX, LOG_PREFIX};
 use crate::{Catalog, CatalogError, Settings};
 
-fn obj(key: &str, rows: u64) -> DataObject {
+pub(super) fn obj(key: &str, rows: u64) -> DataObject {
     DataObject {
         key: key.into(),
         size: 10,
@@ -22,7 +24,7 @@ fn obj(key: &str, rows: u64) -> DataObject {
     }
 }
 
-fn schema() -> Vec<Column> {
+pub(super) fn schema() -> Vec<Column> {
     vec![Column {
         name: "id".into(),
         ty: "BIGINT".into(),
@@ -30,7 +32,7 @@ fn schema() -> Vec<Column> {
     }]
 }
 
-fn register(name: &str, keys: &[&str]) -> RegisterRequest {
+pub(super) fn register(name: &str, keys: &[&str]) -> RegisterRequest {
     RegisterRequest {
         name: name.into(),
         schema_fingerprint: "fp".into(),
@@ -41,7 +43,7 @@ fn register(name: &str, keys: &[&str]) -> RegisterRequest {
     }
 }
 
-fn append(name: &str, keys: &[&str]) -> AppendRequest {
+pub(super) fn append(name: &str, keys: &[&str]) -> AppendRequest {
     AppendRequest {
         name: name.into(),
         schema_fingerprint: "fp".into(),
@@ -52,7 +54,7 @@ fn append(name: &str, keys: &[&str]) -> AppendRequest {
     }
 }
 
-async fn open(store: Arc<MemStore>, settings: Settings) -> Arc<Catalog<Arc<MemStore>>> {
+pub(super) async fn open(store: Arc<MemStore>, settings: Settings) -> Arc<Catalog<Arc<MemStore>>> {
     let c = Arc::new(Catalog::new(store, settings));
     c.load().await;
     c
@@ -77,7 +79,7 @@ impl crate::ObjectStore for Arc<MemStore> {
     }
 }
 
-fn keys(m: &lakehouse_types::Manifest) -> Vec<&str> {
+pub(super) fn keys(m: &lakehouse_types::Manifest) -> Vec<&str> {
     m.objects.iter().map(|o| o.key.as_str()).collect()
 }
 
@@ -332,190 +334,6 @@ async fn a_lost_answer_or_a_failed_write_never_splits_memory_from_storage() {
     assert_eq!(next.response.manifest.catalog_version, 4);
     let again = open(store, Settings::default()).await;
     assert_eq!(again.get("s").unwrap(), c.get("s").unwrap());
-}
-
-#[tokio::test]
-async fn checkpoints_bound_the_load_and_agree_with_the_log() {
-    let store = Arc::new(MemStore::new());
-    let settings = Settings {
-        checkpoint_every: 10,
-        ..Settings::default()
-    };
-    let c = open(store.clone(), settings.clone()).await;
-    for i in 0..35 {
-        c.append(append("s", &[&format!("datasets/s/{i}.parquet")]), "r")
-            .await
-            .unwrap();
-    }
-    let checkpoints: Vec<String> = store
-        .keys()
-        .into_iter()
-        .filter(|k| k.starts_with(CHECKPOINT_PREFIX))
-        .collect();
-    assert_eq!(checkpoints.len(), 3, "{checkpoints:?}");
-    let again = open(store.clone(), settings).await;
-    assert_eq!(again.get("s").unwrap(), c.get("s").unwrap());
-    assert_eq!(again.history("s").unwrap(), c.history("s").unwrap());
-    assert_eq!(
-        keys(&again.get_at("s", &AsOf::Version(17)).unwrap()).len(),
-        17
-    );
-}
-
-#[tokio::test]
-async fn retention_expires_old_snapshots_and_gc_deletes_only_unreferenced_objects() {
-    let store = Arc::new(MemStore::new());
-    let settings = Settings {
-        keep_versions: 2,
-        keep_for: Duration::ZERO,
-        gc_grace: Duration::from_secs(60),
-        checkpoint_every: 1_000,
-    };
-    let c = open(store.clone(), settings.clone()).await;
-    let old = 120_000;
-    for k in ["a", "b", "c", "d"] {
-        store.put_aged(&format!("datasets/s/{k}.parquet"), b"x", old);
-        c.register(register("s", &[&format!("datasets/s/{k}.parquet")]), "r")
-            .await
-            .unwrap();
-    }
-    // Shared by the oldest and the current snapshot of another dataset: must survive.
-    store.put_aged("datasets/t/shared.parquet", b"x", old);
-    c.register(register("t", &["datasets/t/shared.parquet"]), "r")
-        .await
-        .unwrap();
-    // An upload whose register never came, old and young; and a file no dataset owns.
-    store.put_aged("datasets/s/orphan.parquet", b"x", old);
-    store.put_aged("datasets/s/uploading.parquet", b"x", 1_000);
-    store.put_aged("raw/notes.txt", b"x", old);
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    let r = c.gc().await.unwrap();
-    assert_eq!(r.snapshots_expired, 2);
-    assert_eq!(r.objects_deleted, 3, "{r:?}");
-    assert_eq!(r.objects_in_grace, 1);
-    for gone in [
-        "datasets/s/a.parquet",
-        "datasets/s/b.parquet",
-        "datasets/s/orphan.parquet",
-    ] {
-        assert!(!store.has(gone), "{gone}");
-    }
-    for kept in [
-        "datasets/s/c.parquet",
-        "datasets/s/d.parquet",
-        "datasets/t/shared.parquet",
-        "datasets/s/uploading.parquet",
-        "raw/notes.txt",
-    ] {
-        assert!(store.has(kept), "{kept}");
-    }
-    assert!(matches!(
-        c.get_at("s", &AsOf::Version(1)),
-        Err(CatalogError::Expired(_))
-    ));
-    assert_eq!(
-        keys(&c.get_at("s", &AsOf::Version(3)).unwrap()),
-        ["datasets/s/c.parquet"]
-    );
-    let h = c.history("s").unwrap();
-    assert_eq!(h.snapshots.len(), 2);
-    assert_eq!(h.expired_through, Some(2));
-    // The collection is durable: a load does not bring expired snapshots back.
-    let again = open(store.clone(), settings).await;
-    assert!(matches!(
-        again.get_at("s", &AsOf::Version(2)),
-        Err(CatalogError::Expired(_))
-    ));
-    assert_eq!(again.history("s").unwrap(), h);
-    // A commit naming an object just collected is refused, not left dangling.
-    let err = c
-        .register(register("s", &["datasets/s/orphan.parquet"]), "r")
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            CatalogError::Conflict {
-                code: "object_collected",
-                ..
-            }
-        ),
-        "{err}"
-    );
-}
-
-#[tokio::test]
-async fn appends_survive_expiry_of_the_snapshot_they_grew_from() {
-    let store = Arc::new(MemStore::new());
-    let settings = Settings {
-        keep_versions: 3,
-        keep_for: Duration::ZERO,
-        gc_grace: Duration::ZERO,
-        checkpoint_every: 4,
-    };
-    let c = open(store.clone(), settings.clone()).await;
-    for i in 0..10 {
-        let key = format!("datasets/s/{i}.parquet");
-        store.put_aged(&key, b"x", 10_000);
-        c.append(append("s", &[&key]), "r").await.unwrap();
-    }
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    let r = c.gc().await.unwrap();
-    assert_eq!(r.snapshots_expired, 7);
-    assert_eq!(
-        r.objects_deleted, 0,
-        "every object is in the current snapshot"
-    );
-    assert_eq!(keys(&c.get_at("s", &AsOf::Version(8)).unwrap()).len(), 8);
-    let again = open(store.clone(), settings).await;
-    assert_eq!(again.get("s").unwrap().objects.len(), 10);
-    assert_eq!(
-        keys(&again.get_at("s", &AsOf::Version(8)).unwrap()).len(),
-        8
-    );
-    assert!(r.log_objects_deleted > 0);
-    assert!(
-        store
-            .keys()
-            .iter()
-            .filter(|k| k.starts_with(CHECKPOINT_PREFIX))
-            .count()
-            <= 2
-    );
-    let log_left = store
-        .keys()
-        .iter()
-        .filter(|k| k.starts_with(LOG_PREFIX))
-        .count();
-    assert!(
-        log_left < 10,
-        "commits inside a kept checkpoint are removed: {log_left} left"
-    );
-}
-
-#[tokio::test]
-async fn deleted_datasets_go_entirely_once_past_retention() {
-    let store = Arc::new(MemStore::new());
-    let settings = Settings {
-        keep_versions: 10,
-        keep_for: Duration::ZERO,
-        gc_grace: Duration::ZERO,
-        checkpoint_every: 1_000,
-    };
-    let c = open(store.clone(), settings).await;
-    store.put_aged("datasets/s/a.parquet", b"x", 10_000);
-    c.register(register("s", &["datasets/s/a.parquet"]), "r")
-        .await
-        .unwrap();
-    c.delete("s", None, "r").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    let r = c.gc().await.unwrap();
-    assert_eq!(r.snapshots_expired, 2);
-    assert!(!store.has("datasets/s/a.parquet"));
-    assert!(matches!(
-        c.get_at("s", &AsOf::Version(1)),
-        Err(CatalogError::Expired(_))
-    ));
 }
 
 #[tokio::test]

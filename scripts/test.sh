@@ -35,6 +35,11 @@ eval "$(scripts/models.sh start-embed "$(free_port)")"
 eval "$(scripts/models.sh start-chat "$(free_port)")"
 export LAKEHOUSE_TEST_EMBED_URL="$LAKEHOUSE_EMBED_URL" LAKEHOUSE_TEST_CHAT_URL="$LAKEHOUSE_CHAT_URL"
 
+step "Iceberg readers (PyIceberg, DuckDB's iceberg extension; wheels from PyPI)"
+scripts/iceberg-clients.sh install
+LAKEHOUSE_TEST_ICEBERG_PYTHON=$(scripts/iceberg-clients.sh python)
+export LAKEHOUSE_TEST_ICEBERG_PYTHON
+
 step "clippy (-D warnings)"
 cargo clippy --release --workspace --all-targets --locked -- -D warnings
 

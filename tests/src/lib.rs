@@ -160,8 +160,16 @@ impl Fleet {
                         panic!("{k} is not set: start the test S3 server with `eval \"$(scripts/s3-server.sh start)\"` (scripts/test.sh does)")
                     })
                 };
+                // Each fleet under its own prefix: tests share the bucket, never state.
+                let prefix = dir
+                    .path()
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("fleet")
+                    .trim_start_matches('.')
+                    .to_owned();
                 format!(
-                    "backend = \"s3\"\nendpoint = \"{}\"\nregion = \"{}\"\nbucket = \"{}\"\npath_style = true\n",
+                    "backend = \"s3\"\nendpoint = \"{}\"\nregion = \"{}\"\nbucket = \"{}\"\nprefix = \"{prefix}/\"\npath_style = true\n",
                     need("LAKEHOUSE_TEST_S3_ENDPOINT"),
                     need("LAKEHOUSE_TEST_S3_REGION"),
                     need("LAKEHOUSE_TEST_S3_BUCKET")

@@ -33,6 +33,9 @@ pub struct Settings {
     /// Commits the log keeps listing at most; older ones are still readable by time through
     /// the snapshots they made.
     pub max_log_entries: usize,
+    /// Where Iceberg locations start (`file:///srv/objects`, `s3://bucket`): every dataset is
+    /// also an Iceberg table; `None` writes no Iceberg metadata.
+    pub iceberg_root: Option<String>,
 }
 
 impl Default for Settings {
@@ -43,6 +46,7 @@ impl Default for Settings {
             gc_grace: Duration::from_secs(3_600),
             checkpoint_every: 100,
             max_log_entries: 100_000,
+            iceberg_root: None,
         }
     }
 }
@@ -71,6 +75,8 @@ pub struct Catalog<S> {
     load_error: Mutex<Option<String>>,
     skipped: Mutex<Vec<String>>,
     reload: tokio::sync::Notify,
+    /// Iceberg files known written, per dataset; held while writing them.
+    pub(crate) tables: tokio::sync::Mutex<HashMap<String, crate::tables::Written>>,
 }
 
 impl<S: ObjectStore> Catalog<S> {
@@ -87,6 +93,7 @@ impl<S: ObjectStore> Catalog<S> {
             load_error: Mutex::new(None),
             skipped: Mutex::default(),
             reload: tokio::sync::Notify::new(),
+            tables: tokio::sync::Mutex::default(),
         }
     }
 

@@ -129,6 +129,7 @@ impl<S: ObjectStore> Catalog<S> {
                 }
             }
             drop(st);
+            self.table_keys(&mut referenced);
             let mut gc = self.gc.lock().unwrap_or_else(PoisonError::into_inner);
             gc.active = true;
             gc.referenced_since.clear();

@@ -7,11 +7,13 @@
 //! [`record`] the records themselves; `lineage` one dataset's history in memory,
 //! `index_lineage` one vector index's commits; `state` the
 //! whole catalog at one version; [`catalog`] loading and reads; `writes` register, append,
-//! delete and rollback; `gc` retention and collection; [`mem`] a store in memory for tests.
+//! delete and rollback; `gc` retention and collection; [`iceberg`] each dataset as an Iceberg table and
+//! `tables` writing it; [`mem`] a store in memory for tests.
 
 pub mod catalog;
 mod error;
 mod gc;
+pub mod iceberg;
 mod index_lineage;
 mod indexes;
 mod legacy;
@@ -21,12 +23,14 @@ pub mod record;
 mod rules;
 mod state;
 pub mod store;
+mod tables;
 mod time;
 mod writes;
 
 pub use catalog::{Catalog, Settings};
 pub use error::CatalogError;
 pub use store::{Listed, ObjectStore, Page, StoreError};
+pub use tables::IcebergTable;
 pub use time::parse_ms;
 pub use writes::Outcome;
 

@@ -73,6 +73,11 @@ impl Lineage {
         }
     }
 
+    /// The first snapshot the name ever had, retained or not.
+    pub(crate) fn first_version(&self) -> Option<u64> {
+        self.first_version
+    }
+
     /// The current manifest, if the dataset exists.
     pub(crate) fn current(&self) -> Option<&Manifest> {
         self.current.as_ref()

@@ -188,6 +188,18 @@ impl<S: ObjectStore> Catalog<S> {
     /// other objects → replaced (the old objects stay in the older snapshot); other
     /// fingerprint → 409.
     pub async fn register(&self, req: RegisterRequest, rid: &str) -> Result<Outcome, CatalogError> {
+        let name = req.name.clone();
+        let out = self.register_commit(req, rid).await?;
+        // `existing` is also true of a replace; a table already written costs no writes.
+        self.publish_if(&name, true).await;
+        Ok(out)
+    }
+
+    async fn register_commit(
+        &self,
+        req: RegisterRequest,
+        rid: &str,
+    ) -> Result<Outcome, CatalogError> {
         self.ensure_loaded()?;
         validate_common(&req.name, &req.schema_fingerprint, &req.objects)?;
         validate_schema(&req.schema)?;
@@ -264,6 +276,13 @@ impl<S: ObjectStore> Catalog<S> {
 
     /// Adds objects not already in the dataset. `existing` is true when nothing was new.
     pub async fn append(&self, req: AppendRequest, rid: &str) -> Result<Outcome, CatalogError> {
+        let name = req.name.clone();
+        let out = self.append_commit(req, rid).await?;
+        self.publish_if(&name, !out.response.existing).await;
+        Ok(out)
+    }
+
+    async fn append_commit(&self, req: AppendRequest, rid: &str) -> Result<Outcome, CatalogError> {
         self.ensure_loaded()?;
         validate_common(&req.name, &req.schema_fingerprint, &req.objects)?;
         if req.create {
@@ -385,6 +404,17 @@ impl<S: ObjectStore> Catalog<S> {
 
     /// Makes the dataset what it was at `req.version`, as a new commit.
     pub async fn rollback(
+        &self,
+        name: &str,
+        req: RollbackRequest,
+        rid: &str,
+    ) -> Result<Manifest, CatalogError> {
+        let m = self.rollback_commit(name, req, rid).await?;
+        self.publish_if(name, true).await;
+        Ok(m)
+    }
+
+    async fn rollback_commit(
         &self,
         name: &str,
         req: RollbackRequest,

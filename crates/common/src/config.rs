@@ -244,6 +244,9 @@ pub struct StoragedConfig {
     pub region: String,
     /// s3: bucket.
     pub bucket: String,
+    /// s3: every key is stored under this prefix (empty, or ending in `/`), so several
+    /// fleets can share one bucket.
+    pub prefix: String,
     /// s3: path-style addressing.
     pub path_style: bool,
     /// s3: uploads above this many bytes use multipart, in parts of this size (≥ 5 MiB).
@@ -267,6 +270,7 @@ impl Default for StoragedConfig {
             endpoint: None,
             region: "us-east-1".into(),
             bucket: String::new(),
+            prefix: String::new(),
             path_style: true,
             multipart_part_bytes: 8 << 20,
             max_object_bytes: 256 << 20,
@@ -296,6 +300,36 @@ pub struct CatalogdConfig {
     pub gc_grace_seconds: u64,
     /// A checkpoint of the whole catalog is written every this many commits.
     pub checkpoint_every: u64,
+    /// `[catalogd.iceberg]`: every dataset as an Iceberg table, and the REST catalog.
+    pub iceberg: IcebergConfig,
+}
+
+/// `[catalogd.iceberg]`. Locations and storage settings default to what `[storaged]` says;
+/// set them when catalogd's view of the storage differs from an outside reader's (another
+/// host, a proxy in front of the S3 server).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IcebergConfig {
+    /// Write Iceberg metadata next to every snapshot and serve `/iceberg`.
+    pub enabled: bool,
+    /// Where locations start: `file:///abs/dir` or `s3://bucket`; empty: `[storaged]`'s root
+    /// (made absolute) or bucket.
+    pub location: String,
+    /// `s3.endpoint` handed to readers; empty: `[storaged] endpoint`.
+    pub s3_endpoint: String,
+    /// `s3.region` handed to readers; empty: `[storaged] region`.
+    pub s3_region: String,
+}
+
+impl Default for IcebergConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            location: String::new(),
+            s3_endpoint: String::new(),
+            s3_region: String::new(),
+        }
+    }
 }
 
 impl Default for CatalogdConfig {
@@ -308,6 +342,7 @@ impl Default for CatalogdConfig {
             gc_interval_minutes: 60,
             gc_grace_seconds: 3_600,
             checkpoint_every: 100,
+            iceberg: IcebergConfig::default(),
         }
     }
 }
@@ -726,6 +761,13 @@ impl Config {
                 "must be a number of days from 0 to 36500",
             ));
         }
+        let loc = &self.catalogd.iceberg.location;
+        if !loc.is_empty() && !(loc.starts_with("file:///") || loc.starts_with("s3://")) {
+            return Err(ConfigError::invalid(
+                "catalogd.iceberg.location",
+                "must start with file:/// (an absolute directory) or s3:// (a bucket)",
+            ));
+        }
         if self.vectord.snapshot_part_mb > 256 {
             return Err(ConfigError::invalid(
                 "vectord.snapshot_part_mb",
@@ -754,6 +796,13 @@ impl Config {
     fn validate_storaged(&self) -> Result<(), ConfigError> {
         let s = &self.storaged;
         if s.backend == Backend::S3 {
+            let p = &s.prefix;
+            if !p.is_empty() && (!p.ends_with('/') || p.starts_with('/') || p.contains("//")) {
+                return Err(ConfigError::invalid(
+                    "storaged.prefix",
+                    "must be empty or a path like \"fleet-a/\": ending in '/', not starting with one",
+                ));
+            }
             if s.bucket.is_empty() {
                 return Err(ConfigError::invalid(
                     "storaged.bucket",

@@ -92,6 +92,11 @@ pub fn need(method: &Method, path: &str, query: Option<&str>) -> Need {
             index: Some(decoded(name)),
             ..Need::role(write(Role::Admin))
         },
+        // The Iceberg REST catalog is read-only: reads need `read` and the table's scope.
+        ["iceberg", "v1", "namespaces", _, "tables", table] => Need {
+            dataset: Some(decoded(table)),
+            ..Need::role(write(Role::Admin))
+        },
         ["ingest"] => Need {
             dataset: query_param(query, "name"),
             ..Need::role(write(Role::Write))
@@ -136,6 +141,19 @@ mod tests {
             (Method::POST, "/catalog/register", None, Write),
             (Method::POST, "/catalog/append", None, Write),
             (Method::GET, "/catalog/list", None, Read),
+            (Method::GET, "/iceberg/v1/config", None, Read),
+            (
+                Method::HEAD,
+                "/iceberg/v1/namespaces/lakehouse/tables/x",
+                None,
+                Read,
+            ),
+            (
+                Method::POST,
+                "/iceberg/v1/namespaces/lakehouse/tables",
+                None,
+                Admin,
+            ),
             (Method::POST, "/ingest", Some("name=x"), Write),
             (Method::POST, "/sql", None, Read),
             (Method::GET, "/sql/tables", None, Read),

@@ -36,6 +36,8 @@ pub struct S3Settings {
     pub region: String,
     /// Bucket holding every object.
     pub bucket: String,
+    /// Prepended to every key (empty, or ending in `/`), so fleets can share a bucket.
+    pub prefix: String,
     /// Path-style addressing (`host/bucket/key`), needed by most self-hosted stores.
     pub path_style: bool,
     /// Uploads larger than this use multipart; it is also the part size.
@@ -60,6 +62,7 @@ pub const MIN_PART_SIZE: usize = 5 << 20;
 pub struct S3Store {
     client: Client,
     bucket: String,
+    prefix: String,
     part_size: usize,
 }
 
@@ -93,6 +96,7 @@ impl S3Store {
         Self {
             client: Client::from_conf(b.build()),
             bucket: s.bucket.clone(),
+            prefix: s.prefix.clone(),
             part_size: s.part_size.max(MIN_PART_SIZE),
         }
     }
@@ -100,6 +104,11 @@ impl S3Store {
     /// The bucket name.
     pub fn bucket(&self) -> &str {
         &self.bucket
+    }
+
+    /// The key in the bucket of object `key`.
+    fn at(&self, key: &ObjectKey) -> String {
+        format!("{}{}", self.prefix, key.as_str())
     }
 
     async fn put_multipart(
@@ -114,7 +123,7 @@ impl S3Store {
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
-            .key(key.as_str())
+            .key(self.at(key))
             .send()
             .await
             .map_err(|e| map_sdk(&e, key.as_str()))?;
@@ -129,7 +138,7 @@ impl S3Store {
         let mut guard = AbortOnDrop {
             client: self.client.clone(),
             bucket: self.bucket.clone(),
-            key: key.as_str().to_owned(),
+            key: self.at(key),
             upload_id: Some(upload_id.clone()),
         };
         let result = async {
@@ -155,7 +164,7 @@ impl S3Store {
                 .client
                 .complete_multipart_upload()
                 .bucket(&self.bucket)
-                .key(key.as_str())
+                .key(self.at(key))
                 .upload_id(&upload_id)
                 .multipart_upload(
                     CompletedMultipartUpload::builder()
@@ -174,7 +183,7 @@ impl S3Store {
                 .client
                 .abort_multipart_upload()
                 .bucket(&self.bucket)
-                .key(key.as_str())
+                .key(self.at(key))
                 .upload_id(&upload_id)
                 .send()
                 .await;
@@ -196,7 +205,7 @@ impl S3Store {
             .client
             .upload_part()
             .bucket(&self.bucket)
-            .key(key.as_str())
+            .key(self.at(key))
             .upload_id(upload_id)
             .part_number(number)
             .content_length(data.len() as i64)
@@ -294,7 +303,7 @@ impl ObjectStore for S3Store {
                 .client
                 .put_object()
                 .bucket(&self.bucket)
-                .key(key.as_str())
+                .key(self.at(key))
                 .content_length(first.len() as i64)
                 .body(AwsByteStream::from(first))
                 .send()
@@ -320,7 +329,7 @@ impl ObjectStore for S3Store {
             .client
             .get_object()
             .bucket(&self.bucket)
-            .key(key.as_str());
+            .key(self.at(key));
         if let Some(r) = range {
             req = req.range(r.to_header());
         }
@@ -360,7 +369,7 @@ impl ObjectStore for S3Store {
             .client
             .head_object()
             .bucket(&self.bucket)
-            .key(key.as_str())
+            .key(self.at(key))
             .send()
             .await
             .map_err(|e| map_sdk(&e, key.as_str()))?;
@@ -378,7 +387,7 @@ impl ObjectStore for S3Store {
         self.client
             .delete_object()
             .bucket(&self.bucket)
-            .key(key.as_str())
+            .key(self.at(key))
             .send()
             .await
             .map_err(|e| map_sdk(&e, key.as_str()))?;
@@ -396,17 +405,22 @@ impl ObjectStore for S3Store {
             .list_objects_v2()
             .bucket(&self.bucket)
             .max_keys(limit.clamp(1, 1000) as i32);
-        if !prefix.is_empty() {
-            req = req.prefix(prefix);
+        let full = format!("{}{prefix}", self.prefix);
+        if !full.is_empty() {
+            req = req.prefix(full);
         }
         if let Some(a) = after {
-            req = req.start_after(a);
+            req = req.start_after(format!("{}{a}", self.prefix));
         }
         let out = req.send().await.map_err(|e| map_sdk(&e, prefix))?;
         let mut objects = Vec::new();
         for o in out.contents() {
             // Objects written by other tools may have keys we would refuse; skip them.
-            let Some(key) = o.key().and_then(|k| ObjectKey::parse(k).ok()) else {
+            let Some(key) = o
+                .key()
+                .and_then(|k| k.strip_prefix(self.prefix.as_str()))
+                .and_then(|k| ObjectKey::parse(k).ok())
+            else {
                 continue;
             };
             objects.push(ObjectMeta {
@@ -422,7 +436,7 @@ impl ObjectStore for S3Store {
                 out.contents()
                     .last()
                     .and_then(|o| o.key())
-                    .map(str::to_owned)
+                    .map(|k| k.strip_prefix(self.prefix.as_str()).unwrap_or(k).to_owned())
             })
             .flatten();
         Ok(ListPage {

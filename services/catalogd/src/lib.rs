@@ -3,12 +3,13 @@
 //! storage before any 2xx.
 //!
 //! Layout: [`objects`] is storaged as the catalog's store; [`handlers`] the routes;
-//! [`error`] the one mapping from catalog errors to statuses; this file wires the router and
+//! [`iceberg`] the Iceberg REST catalog's read side; [`error`] the one mapping from catalog errors to statuses; this file wires the router and
 //! the service's life (the catalog loads in the background, retrying until storage answers,
 //! `/ready` says 503 until then; collection runs on a timer).
 
 pub mod error;
 pub mod handlers;
+pub mod iceberg;
 pub mod objects;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{get, post};
 use lakehouse_client::{ServiceClient, StorageClient};
+use lakehouse_common::config::Backend;
 use lakehouse_common::server::{BoxFuture, ReadyCheck};
 use lakehouse_common::startup::RunError;
 use lakehouse_common::{LoadedConfig, ServiceContext, layers, metrics, serve};
@@ -59,8 +61,8 @@ impl ReadyCheck for CatalogReady {
     }
 }
 
-/// The routes, over `catalog`.
-pub fn router(catalog: Arc<Cat>) -> Router {
+/// The routes, over `catalog`; the Iceberg REST routes when `iceberg` is given.
+pub fn router(catalog: Arc<Cat>, iceberg: Option<iceberg::RestState>) -> Router {
     let writes = Router::new()
         .route("/catalog/register", post(handlers::register))
         .route("/catalog/append", post(handlers::append))
@@ -82,17 +84,27 @@ pub fn router(catalog: Arc<Cat>) -> Router {
         .route("/catalog/index/{name}", get(handlers::index_at))
         .route("/catalog/gc", post(handlers::gc))
         .with_state(catalog);
-    layers::body_limit(writes, MAX_MANIFEST_BODY).merge(reads)
+    let routes = layers::body_limit(writes, MAX_MANIFEST_BODY).merge(reads);
+    match iceberg {
+        Some(state) => routes.merge(iceberg::router(state)),
+        None => routes,
+    }
 }
 
 /// The app and its catalog (not yet loaded: call [`Catalog::load`]).
 pub fn app(loaded: &LoadedConfig) -> Result<(Router, Arc<Cat>), RunError> {
     let c = &loaded.config;
     let storage = ServiceClient::new(&c.catalogd.storaged_url, loaded.auth.token())?;
+    let mut settings = settings(&c.catalogd);
+    settings.iceberg_root = iceberg_root(c)?;
     let catalog = Arc::new(Catalog::new(
         objects::StorageObjects(StorageClient::new(storage.clone())),
-        settings(&c.catalogd),
+        settings,
     ));
+    let rest = catalog.iceberg_root().is_ok().then(|| iceberg::RestState {
+        catalog: catalog.clone(),
+        storage: reader_storage(c),
+    });
     let ready = CatalogReady {
         catalog: catalog.clone(),
         storage,
@@ -133,7 +145,7 @@ pub fn app(loaded: &LoadedConfig) -> Result<(Router, Arc<Cat>), RunError> {
             for_metrics.skipped().len(),
         );
     });
-    let routes = layers::timeout(router(catalog.clone()), ctx.request_timeout);
+    let routes = layers::timeout(router(catalog.clone(), rest), ctx.request_timeout);
     Ok((lakehouse_common::app(&ctx, routes), catalog))
 }
 
@@ -164,6 +176,68 @@ pub fn settings(c: &lakehouse_common::config::CatalogdConfig) -> lakehouse_catal
         checkpoint_every: c.checkpoint_every,
         ..lakehouse_catalog::Settings::default()
     }
+}
+
+/// Where Iceberg locations start: `[catalogd.iceberg] location`, else `[storaged]`'s root
+/// (absolute, as a `file://` URL) or bucket; `None` when Iceberg is off.
+fn iceberg_root(c: &lakehouse_common::Config) -> Result<Option<String>, RunError> {
+    let ice = &c.catalogd.iceberg;
+    if !ice.enabled {
+        return Ok(None);
+    }
+    if !ice.location.is_empty() {
+        return Ok(Some(ice.location.trim_end_matches('/').to_owned()));
+    }
+    Ok(Some(match c.storaged.backend {
+        Backend::S3 => format!(
+            "s3://{}/{}",
+            c.storaged.bucket,
+            c.storaged.prefix.trim_end_matches('/')
+        )
+        .trim_end_matches('/')
+        .to_owned(),
+        Backend::Fs => {
+            let root = std::path::absolute(&c.storaged.root).map_err(|e| -> RunError {
+                format!("catalogd.iceberg: cannot make storaged.root absolute: {e}").into()
+            })?;
+            format!(
+                "file://{}",
+                root.display().to_string().trim_end_matches('/')
+            )
+        }
+    }))
+}
+
+/// The storage settings an Iceberg reader needs besides its own credentials.
+fn reader_storage(c: &lakehouse_common::Config) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    if c.storaged.backend != Backend::S3 && !c.catalogd.iceberg.location.starts_with("s3://") {
+        return m;
+    }
+    let ice = &c.catalogd.iceberg;
+    let pick = |a: &str, b: &str| {
+        if a.is_empty() {
+            b.to_owned()
+        } else {
+            a.to_owned()
+        }
+    };
+    let endpoint = pick(
+        &ice.s3_endpoint,
+        c.storaged.endpoint.as_deref().unwrap_or(""),
+    );
+    if !endpoint.is_empty() {
+        m.insert("s3.endpoint".into(), endpoint.into());
+    }
+    m.insert(
+        "s3.region".into(),
+        pick(&ice.s3_region, &c.storaged.region).into(),
+    );
+    m.insert(
+        "s3.path-style-access".into(),
+        c.storaged.path_style.to_string().into(),
+    );
+    m
 }
 
 /// Runs a collection every `interval` (never, when it is zero).

@@ -65,7 +65,7 @@ pub fn table(
         internal(
             "catalogd",
             &g.catalogd_url,
-            &["/v1/catalog/{*rest}"],
+            &["/v1/catalog/{*rest}", "/v1/iceberg/{*rest}"],
             4 * MIB,
         ),
         // CSV uploads are streamed; ingestd applies its own, tighter cap.

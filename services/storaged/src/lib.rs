@@ -40,6 +40,7 @@ pub fn build_store(cfg: &StoragedConfig, env: &dyn Env) -> Result<Arc<dyn Object
                 endpoint: cfg.endpoint.clone(),
                 region: cfg.region.clone(),
                 bucket: cfg.bucket.clone(),
+                prefix: cfg.prefix.clone(),
                 path_style: cfg.path_style,
                 part_size: cfg.multipart_part_bytes,
                 access_key_id: need("AWS_ACCESS_KEY_ID")?,

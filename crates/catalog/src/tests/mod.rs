@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod gc;
+mod tables;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -1,0 +1,166 @@
+//! Datasets as Iceberg tables: files written after commits, repaired on load, kept by
+//! collection while their snapshots are retained and collected after.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{append, open, register};
+use crate::iceberg::{metadata_prefix, version_hint_key};
+use crate::mem::MemStore;
+use crate::{CatalogError, Settings};
+
+fn settings() -> Settings {
+    Settings {
+        keep_for: Duration::ZERO,
+        gc_grace: Duration::ZERO,
+        iceberg_root: Some("file:///srv/objects".into()),
+        ..Settings::default()
+    }
+}
+
+fn table_files(store: &MemStore, name: &str) -> Vec<String> {
+    let prefix = metadata_prefix(name);
+    store
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with(&prefix))
+        .collect()
+}
+
+#[tokio::test]
+async fn commits_write_tables_and_collection_keeps_what_retained_snapshots_need() {
+    let store = Arc::new(MemStore::new());
+    let c = open(
+        store.clone(),
+        Settings {
+            keep_versions: 2,
+            ..settings()
+        },
+    )
+    .await;
+    c.register(register("t", &["datasets/t/1.parquet"]), "r")
+        .await
+        .unwrap();
+    // create: one manifest, one list, the metadata and the hint.
+    assert_eq!(
+        table_files(&store, "t").len(),
+        4,
+        "{:?}",
+        table_files(&store, "t")
+    );
+    c.append(append("t", &["datasets/t/2.parquet"]), "r")
+        .await
+        .unwrap();
+    c.append(append("t", &["datasets/t/3.parquet"]), "r")
+        .await
+        .unwrap();
+    let t = c.iceberg_table("t").await.unwrap();
+    assert_eq!(t.metadata["current-snapshot-id"], 3);
+    assert_eq!(
+        t.metadata_location,
+        "file:///srv/objects/datasets/t/metadata/v3.metadata.json"
+    );
+    let hint = crate::ObjectStore::get(&store, &version_hint_key("t"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(hint, b"3");
+    let stored = crate::ObjectStore::get(&store, "datasets/t/metadata/v3.metadata.json")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&stored).unwrap(),
+        t.metadata
+    );
+
+    // Retention keeps two snapshots: snapshot 1 goes, 2 becomes whole, and its files change.
+    let before = table_files(&store, "t");
+    c.gc().await.unwrap();
+    let t = c.iceberg_table("t").await.unwrap();
+    assert_eq!(t.metadata["snapshots"].as_array().unwrap().len(), 2);
+    let after = table_files(&store, "t");
+    assert!(
+        !after
+            .iter()
+            .any(|k| k.contains("00000000000000000001-full")),
+        "{after:?}"
+    );
+    assert!(
+        after
+            .iter()
+            .any(|k| k.contains("00000000000000000002-full")),
+        "{after:?}"
+    );
+    assert!(after.len() <= before.len() + 2);
+    // What the table names exists.
+    for s in t.metadata["snapshots"].as_array().unwrap() {
+        let list = s["manifest-list"].as_str().unwrap();
+        let key = list.strip_prefix("file:///srv/objects/").unwrap();
+        assert!(store.has(key), "{key} missing");
+    }
+    c.gc().await.unwrap();
+    assert_eq!(
+        table_files(&store, "t"),
+        after,
+        "a second collection removes nothing"
+    );
+}
+
+#[tokio::test]
+async fn lost_table_files_are_written_again_by_the_next_load_and_a_deleted_dataset_has_no_table() {
+    let store = Arc::new(MemStore::new());
+    let c = open(store.clone(), settings()).await;
+    c.register(register("u", &["datasets/u/1.parquet"]), "r")
+        .await
+        .unwrap();
+    c.append(append("u", &["datasets/u/2.parquet"]), "r")
+        .await
+        .unwrap();
+    // As if the writes after the commit had been lost: the next load writes them again.
+    for k in table_files(&store, "u") {
+        if k.contains("v2.") || k.contains("snap-00000000000000000002") {
+            crate::ObjectStore::delete(&store, &k).await.unwrap();
+        }
+    }
+    assert!(!store.has("datasets/u/metadata/v2.metadata.json"));
+    let c2 = open(store.clone(), settings()).await;
+    let t = c2.iceberg_table("u").await.unwrap();
+    assert_eq!(t.metadata["current-snapshot-id"], 2);
+    assert!(store.has("datasets/u/metadata/v2.metadata.json"));
+
+    c2.delete("u", None, "r").await.unwrap();
+    assert!(matches!(
+        c2.iceberg_table("u").await,
+        Err(CatalogError::NotFound(_))
+    ));
+    assert!(matches!(
+        c2.iceberg_table("nope").await,
+        Err(CatalogError::NotFound(_))
+    ));
+    // Past retention, collection removes the table's files with the data.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    c2.gc().await.unwrap();
+    assert!(
+        table_files(&store, "u").is_empty(),
+        "{:?}",
+        table_files(&store, "u")
+    );
+}
+
+#[tokio::test]
+async fn without_a_root_no_files_are_written() {
+    let store = Arc::new(MemStore::new());
+    let c = open(store.clone(), Settings::default()).await;
+    c.register(register("v", &["datasets/v/1.parquet"]), "r")
+        .await
+        .unwrap();
+    assert!(table_files(&store, "v").is_empty());
+    assert!(matches!(
+        c.iceberg_table("v").await,
+        Err(CatalogError::Conflict {
+            code: "iceberg_disabled",
+            ..
+        })
+    ));
+}

@@ -1,0 +1,241 @@
+//! The read side of the Apache Iceberg REST catalog API over the catalog's datasets, under
+//! `/iceberg` (the gateway's `/v1/iceberg`): config, namespaces, tables, load table, and the
+//! existence checks. One namespace, [`NAMESPACE`], holds every dataset that exists now,
+//! under its own name. Writes stay the lakehouse's own (ingest, the batch jobs): the REST
+//! write routes answer 406 `UnsupportedOperationException`.
+//!
+//! Errors follow the spec's error model (`{"error": {"message", "type", "code"}}`), so Iceberg
+//! clients raise their own exceptions (`NoSuchTableException`, …).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use lakehouse_catalog::CatalogError;
+use lakehouse_catalog::iceberg::NAMESPACE;
+use lakehouse_common::Principal;
+use lakehouse_common::access::caller;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::Cat;
+
+/// What the routes serve from.
+#[derive(Debug, Clone)]
+pub struct RestState {
+    /// The catalog.
+    pub catalog: Arc<Cat>,
+    /// Storage settings handed to clients (`s3.endpoint`, `s3.region`, …), never credentials:
+    /// an outside reader brings its own.
+    pub storage: Map<String, Value>,
+}
+
+/// An error in the Iceberg REST error model.
+#[derive(Debug)]
+pub struct RestError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+}
+
+impl RestError {
+    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    fn no_namespace(ns: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NoSuchNamespaceException",
+            format!("namespace '{ns}' does not exist; the only namespace is '{NAMESPACE}'"),
+        )
+    }
+}
+
+impl IntoResponse for RestError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {
+            "message": self.message,
+            "type": self.kind,
+            "code": self.status.as_u16(),
+        }});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<CatalogError> for RestError {
+    fn from(e: CatalogError) -> Self {
+        let message = e.to_string();
+        let (status, kind) = match e {
+            CatalogError::NotFound(_) => (StatusCode::NOT_FOUND, "NoSuchTableException"),
+            CatalogError::NotReady(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailableException",
+            ),
+            CatalogError::Storage(_) => (StatusCode::BAD_GATEWAY, "ServiceUnavailableException"),
+            CatalogError::Conflict { .. } => (StatusCode::NOT_FOUND, "NotFoundException"),
+            CatalogError::Invalid { .. } => (StatusCode::BAD_REQUEST, "BadRequestException"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "ServerErrorException"),
+        };
+        Self::new(status, kind, message)
+    }
+}
+
+/// The routes, under `/iceberg/v1`.
+pub fn router(state: RestState) -> Router {
+    Router::new()
+        .route("/iceberg/v1/config", get(config))
+        .route(
+            "/iceberg/v1/namespaces",
+            get(namespaces).fallback(read_only),
+        )
+        .route(
+            "/iceberg/v1/namespaces/{ns}",
+            get(namespace).head(namespace_exists).fallback(read_only),
+        )
+        .route(
+            "/iceberg/v1/namespaces/{ns}/tables",
+            get(tables).fallback(read_only),
+        )
+        .route(
+            "/iceberg/v1/namespaces/{ns}/tables/{table}",
+            get(load_table).head(table_exists).fallback(read_only),
+        )
+        .with_state(Arc::new(state))
+}
+
+async fn read_only() -> RestError {
+    RestError::new(
+        StatusCode::NOT_ACCEPTABLE,
+        "UnsupportedOperationException",
+        "this catalog is read-only over REST: datasets are written through /v1/ingest and the batch jobs",
+    )
+}
+
+const ENDPOINTS: [&str; 7] = [
+    "GET /v1/{prefix}/namespaces",
+    "GET /v1/{prefix}/namespaces/{namespace}",
+    "HEAD /v1/{prefix}/namespaces/{namespace}",
+    "GET /v1/{prefix}/namespaces/{namespace}/tables",
+    "GET /v1/{prefix}/namespaces/{namespace}/tables/{table}",
+    "HEAD /v1/{prefix}/namespaces/{namespace}/tables/{table}",
+    "GET /v1/config",
+];
+
+/// `GET /v1/config`: no prefix, the storage settings as defaults, the routes served.
+async fn config(State(s): State<Arc<RestState>>) -> Json<Value> {
+    Json(json!({
+        "defaults": s.storage,
+        "overrides": {},
+        "endpoints": ENDPOINTS,
+    }))
+}
+
+fn check_namespace(ns: &str) -> Result<(), RestError> {
+    // Multi-level namespaces arrive joined by 0x1F; ours has one level.
+    if ns == NAMESPACE {
+        Ok(())
+    } else {
+        Err(RestError::no_namespace(&ns.replace('\u{1f}', ".")))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct NamespacesQuery {
+    parent: Option<String>,
+}
+
+async fn namespaces(Query(q): Query<NamespacesQuery>) -> Result<Json<Value>, RestError> {
+    let list = match q.parent.as_deref() {
+        None | Some("") => vec![vec![NAMESPACE]],
+        Some(p) => {
+            check_namespace(p)?;
+            Vec::new()
+        }
+    };
+    Ok(Json(json!({"namespaces": list})))
+}
+
+async fn namespace(Path(ns): Path<String>) -> Result<Json<Value>, RestError> {
+    check_namespace(&ns)?;
+    Ok(Json(json!({
+        "namespace": [NAMESPACE],
+        "properties": {"comment": "every dataset of the lakehouse catalog"},
+    })))
+}
+
+async fn namespace_exists(Path(ns): Path<String>) -> Result<StatusCode, RestError> {
+    check_namespace(&ns)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    #[serde(rename = "pageToken")]
+    page_token: Option<String>,
+    #[serde(rename = "pageSize")]
+    page_size: Option<usize>,
+}
+
+async fn tables(
+    State(s): State<Arc<RestState>>,
+    principal: Option<Extension<Principal>>,
+    Path(ns): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Value>, RestError> {
+    check_namespace(&ns)?;
+    let who = caller(principal);
+    let (manifests, _) = s.catalog.list()?;
+    let mut names: Vec<String> = manifests
+        .into_iter()
+        .map(|m| m.name)
+        .filter(|n| who.may_dataset(n))
+        .collect();
+    names.sort();
+    let after = q.page_token.filter(|t| !t.is_empty());
+    let start = after
+        .as_ref()
+        .map_or(0, |a| names.partition_point(|n| n <= a));
+    let size = q.page_size.filter(|n| *n > 0).unwrap_or(usize::MAX);
+    let page: Vec<&String> = names[start..].iter().take(size).collect();
+    let more = start + page.len() < names.len();
+    let mut body = json!({
+        "identifiers": page
+            .iter()
+            .map(|n| json!({"namespace": [NAMESPACE], "name": n}))
+            .collect::<Vec<_>>(),
+    });
+    if let (true, Some(last)) = (more, page.last()) {
+        body["next-page-token"] = json!(last);
+    }
+    Ok(Json(body))
+}
+
+async fn load_table(
+    State(s): State<Arc<RestState>>,
+    Path((ns, table)): Path<(String, String)>,
+) -> Result<Json<Value>, RestError> {
+    check_namespace(&ns)?;
+    let t = s.catalog.iceberg_table(&table).await?;
+    Ok(Json(json!({
+        "metadata-location": t.metadata_location,
+        "metadata": t.metadata,
+        "config": s.storage,
+    })))
+}
+
+async fn table_exists(
+    State(s): State<Arc<RestState>>,
+    Path((ns, table)): Path<(String, String)>,
+) -> Result<StatusCode, RestError> {
+    check_namespace(&ns)?;
+    s.catalog.get(&table)?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,4 +1,5 @@
-//! Backup and restore with the real binaries: back up a fleet's storage, wipe it, restore it,
+//! Backup and restore with the real binaries: back up a fleet's storage (to a directory or a
+//! bucket), wipe it, restore it,
 //! and the same SQL answers come back at every backed-up version and the same vector answers
 //! now; a second backup copies only what changed; a damaged backup is named and refused
 //! before anything is written.
@@ -146,4 +147,69 @@ async fn backup_wipe_restore_answers_the_same() {
     let (code, _, err) = lakehouse(&f, &["restore", "--from", to]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("manifest.sha256"), "{err}");
+}
+
+#[tokio::test]
+async fn backup_to_an_s3_bucket_and_restore_from_it() {
+    let mut f = Fleet::new(Some(TOKEN), "");
+    f.start(&SERVERS);
+    let api = Api::new(&f.url("gateway"), TOKEN);
+    let (_, a) = api.ingest("name=t", "id\n1\n2\n3\n").await;
+    let (_, b) = api.ingest("name=t&mode=append", "id\n10\n20\n").await;
+    let versions = [&a, &b].map(|r| r["catalog_version"].as_u64().unwrap());
+    let mut answers = Vec::new();
+    for v in versions {
+        answers.push(count(&api, v).await);
+    }
+    let env = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| {
+            panic!("{k} is not set: start the test S3 server with `eval \"$(scripts/s3-server.sh start)\"`")
+        })
+    };
+    // Under a prefix of its own in the shared test bucket.
+    let prefix = f
+        .dir
+        .path()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim_start_matches('.')
+        .to_owned();
+    let to = format!("s3://{}/backups/{prefix}/", env("LAKEHOUSE_TEST_S3_BUCKET"));
+    let endpoint = env("LAKEHOUSE_TEST_S3_ENDPOINT");
+    let region = env("LAKEHOUSE_TEST_S3_REGION");
+    let s3 = [
+        "--s3-endpoint",
+        endpoint.as_str(),
+        "--s3-region",
+        region.as_str(),
+    ];
+    let with = |args: &[&str]| [args, &s3[..]].concat();
+    let (code, first, err) = lakehouse(&f, &with(&["backup", "--to", &to]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(first["versions"], json!(versions));
+    let (code, again, err) = lakehouse(&f, &with(&["backup", "--to", &to]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(again["copied"], 0, "{again}");
+    let (code, v, err) = lakehouse(&f, &with(&["verify", "--from", &to]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["objects"], first["objects"]);
+
+    stop_all(&mut f);
+    let objects = f.dir.path().join("objects");
+    std::fs::remove_dir_all(&objects).unwrap();
+    std::fs::create_dir_all(&objects).unwrap();
+    let (code, restored, err) = lakehouse(&f, &with(&["restore", "--from", &to]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(restored["objects"], first["objects"]);
+    std::fs::remove_dir_all(f.dir.path().join("cache")).ok();
+    f.start(&SERVERS);
+    let api = Api::new(&f.url("gateway"), TOKEN);
+    for (v, want) in versions.iter().zip(&answers) {
+        assert_eq!(&count(&api, *v).await, want, "at version {v}");
+    }
+    // A malformed location is a usage error.
+    let (code, _, err) = lakehouse(&f, &["verify", "--from", "s3:///nobucket"]);
+    assert_eq!(code, 2, "{err}");
 }

@@ -27,7 +27,8 @@ pub struct IcebergTable {
 #[derive(Debug, Default)]
 pub(crate) struct Written {
     listed: bool,
-    keys: HashSet<String>,
+    /// Keys in storage, with their sizes.
+    keys: HashMap<String, u64>,
     /// Hashes of the metadata and hint files as written (or read back).
     contents: HashMap<String, [u8; 32]>,
 }
@@ -76,30 +77,34 @@ impl<S: ObjectStore> Catalog<S> {
     async fn write_table(&self, dataset: &str) -> Result<Option<iceberg::Table>, CatalogError> {
         let root = self.iceberg_root()?.to_owned();
         let mut written = self.tables.lock().await;
-        let table = {
-            let st = self.read();
-            let Some(l) = st.lineages.get(dataset) else {
-                return Ok(None);
-            };
-            iceberg::table(dataset, &root, l.first_version().unwrap_or(0), &l.snaps)
-                .map_err(CatalogError::Internal)?
-        };
-        let Some(table) = table else {
-            return Ok(None);
-        };
         let w = written.entry(dataset.to_owned()).or_default();
         if !w.listed {
             let listed = store::list_all(&self.store, &metadata_prefix(dataset))
                 .await
                 .map_err(|e| CatalogError::Storage(e.0))?;
-            w.keys.extend(listed.into_iter().map(|l| l.key));
+            w.keys.extend(listed.into_iter().map(|l| (l.key, l.size)));
             w.listed = true;
         }
+        let table = {
+            let st = self.read();
+            let Some(l) = st.lineages.get(dataset) else {
+                return Ok(None);
+            };
+            iceberg::table(
+                dataset,
+                &root,
+                l.first_version().unwrap_or(0),
+                &l.snaps,
+                &w.keys,
+            )
+            .map_err(CatalogError::Internal)?
+        };
+        let Some(table) = table else {
+            return Ok(None);
+        };
         for f in &table.files {
-            if !w.keys.contains(&f.key) {
-                self.put_table_file(w, &f.key, f.bytes.clone(), false)
-                    .await?;
-            }
+            self.put_table_file(w, &f.key, f.bytes.clone(), false)
+                .await?;
         }
         let metadata = serde_json::to_vec(&table.metadata)
             .map_err(|e| CatalogError::Internal(e.to_string()))?;
@@ -121,11 +126,12 @@ impl<S: ObjectStore> Catalog<S> {
         mutable: bool,
     ) -> Result<(), CatalogError> {
         let h = hash(&bytes);
+        let len = bytes.len() as u64;
         if mutable {
             if w.contents.get(key) == Some(&h) {
                 return Ok(());
             }
-            if w.keys.contains(key) && !w.contents.contains_key(key) {
+            if w.keys.contains_key(key) && !w.contents.contains_key(key) {
                 let stored = self
                     .store
                     .get(key)
@@ -141,7 +147,7 @@ impl<S: ObjectStore> Catalog<S> {
             .put(key, bytes)
             .await
             .map_err(|e| CatalogError::Storage(e.0))?;
-        w.keys.insert(key.to_owned());
+        w.keys.insert(key.to_owned(), len);
         if mutable {
             w.contents.insert(key.to_owned(), h);
         }

@@ -949,6 +949,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("storaged.bucket"), "{e}");
+        for bad in ["fleet-a", "/fleet-a/", "a//b/"] {
+            let e = load(&format!(
+                "[storaged]\nbackend = \"s3\"\nbucket = \"b\"\nprefix = \"{bad}\"\n"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("storaged.prefix"), "{bad}: {e}");
+        }
+        assert!(load("[storaged]\nbackend = \"s3\"\nbucket = \"b\"\nprefix = \"a/b/\"\n").is_ok());
+        let e = load("[catalogd.iceberg]\nlocation = \"/srv/x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("catalogd.iceberg.location"), "{e}");
+        let e = load("[catalogd.iceberg]\nlocaton = \"file:///srv/x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("locaton"), "{e}");
         let e = load("[storaged]\nbackend = \"ceph\"\n")
             .unwrap_err()
             .to_string();

@@ -95,8 +95,8 @@ pub(crate) struct File {
     pub(crate) bytes: Vec<u8>,
 }
 
-/// A dataset's Iceberg table: the Avro files of every retained snapshot (manifests before the
-/// lists that name them) and the metadata at its newest.
+/// A dataset's Iceberg table: the Avro files of its retained snapshots not yet stored
+/// (manifests before the lists that name them) and the metadata at its newest.
 #[derive(Debug, Clone)]
 pub(crate) struct Table {
     pub(crate) files: Vec<File>,
@@ -187,12 +187,14 @@ fn location(root: &str, key: &str) -> String {
 }
 
 /// The table of `dataset` over its retained snapshots `snaps` (ascending), or `None` when its
-/// newest snapshot is a delete (no table now).
+/// newest snapshot is a delete (no table now). `stored` holds the keys (and sizes) of files
+/// already in storage: those are not encoded again.
 pub(crate) fn table(
     dataset: &str,
     root: &str,
     first_version: u64,
     snaps: &[Snap],
+    stored: &HashMap<String, u64>,
 ) -> Result<Option<Table>, String> {
     let Some(head) = snaps.last().filter(|s| s.rec.body.is_some()) else {
         return Ok(None);
@@ -242,23 +244,31 @@ pub(crate) fn table(
             })
             .collect();
         let schema_text = schema_ids[schema_id].1.to_string();
-        let manifest = avro::manifest(&n.manifest, v, &schema_text, schema_id as i64, &data)?;
+        // Only what is not stored yet is encoded: a long history costs a commit its own files.
+        let length = match stored.get(&n.manifest) {
+            Some(len) => *len,
+            None => {
+                let bytes = avro::manifest(&n.manifest, v, &schema_text, schema_id as i64, &data)?;
+                let len = bytes.len() as u64;
+                files.push(File {
+                    key: n.manifest.clone(),
+                    bytes,
+                });
+                len
+            }
+        };
         let added_rows: u64 = data.iter().map(|d| d.rows).sum();
         let added_bytes: u64 = data.iter().map(|d| d.bytes).sum();
         refs.insert(
             n.manifest.clone(),
             ManifestRef {
                 path: location(root, &n.manifest),
-                length: manifest.len() as u64,
+                length,
                 snapshot: v,
                 files: data.len() as u64,
                 rows: added_rows,
             },
         );
-        files.push(File {
-            key: n.manifest.clone(),
-            bytes: manifest,
-        });
         let list_refs: Vec<ManifestRef> = n
             .manifests
             .iter()
@@ -269,10 +279,12 @@ pub(crate) fn table(
             })
             .collect::<Result<_, _>>()?;
         let parent = s.rec.parent.filter(|p| totals.contains_key(p));
-        files.push(File {
-            key: n.list.clone(),
-            bytes: avro::manifest_list(&n.list, v, parent, &list_refs)?,
-        });
+        if !stored.contains_key(&n.list) {
+            files.push(File {
+                key: n.list.clone(),
+                bytes: avro::manifest_list(&n.list, v, parent, &list_refs)?,
+            });
+        }
         let total = list_refs
             .iter()
             .fold((0, 0, 0), |(f, r, _), m| (f + m.files, r + m.rows, 0));

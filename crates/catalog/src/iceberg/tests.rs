@@ -3,6 +3,7 @@ use lakehouse_types::{ChangeOp, Column, DataObject};
 
 use super::*;
 use crate::record::{BodyRecord, SnapRecord};
+use std::collections::HashMap;
 
 const ROOT: &str = "file:///srv/objects";
 
@@ -100,7 +101,9 @@ fn history() -> Vec<Snap> {
 #[test]
 fn appends_share_their_parents_manifests_and_a_replace_starts_over() {
     let snaps = history();
-    let t = table("a", ROOT, 1, &snaps).unwrap().unwrap();
+    let t = table("a", ROOT, 1, &snaps, &HashMap::new())
+        .unwrap()
+        .unwrap();
     assert_eq!(t.head, 6);
     assert_eq!(t.metadata_key, "datasets/a/metadata/v6.metadata.json");
     let m = &t.metadata;
@@ -138,10 +141,21 @@ fn appends_share_their_parents_manifests_and_a_replace_starts_over() {
         assert!(keep.contains(&f.key), "{} not kept", f.key);
     }
     assert!(keep.contains(&t.metadata_key) && keep.contains(&version_hint_key("a")));
-    let again = table("a", ROOT, 1, &snaps).unwrap().unwrap();
+    let again = table("a", ROOT, 1, &snaps, &HashMap::new())
+        .unwrap()
+        .unwrap();
     assert_eq!(again.metadata, t.metadata);
     let names = |t: &Table| t.files.iter().map(|f| f.key.clone()).collect::<Vec<_>>();
     assert_eq!(names(&again), names(&t));
+    // With its files stored, only the metadata is made again, and it is the same.
+    let stored: HashMap<String, u64> = t
+        .files
+        .iter()
+        .map(|f| (f.key.clone(), f.bytes.len() as u64))
+        .collect();
+    let warm = table("a", ROOT, 1, &snaps, &stored).unwrap().unwrap();
+    assert!(warm.files.is_empty());
+    assert_eq!(warm.metadata, t.metadata);
 }
 
 #[test]
@@ -159,7 +173,11 @@ fn another_root_gives_other_files_and_a_delete_has_no_table() {
 
     let mut deleted = snaps.clone();
     deleted.push(snap(7, Some(6), ChangeOp::Delete, None, &[]));
-    assert!(table("a", ROOT, 1, &deleted).unwrap().is_none());
+    assert!(
+        table("a", ROOT, 1, &deleted, &HashMap::new())
+            .unwrap()
+            .is_none()
+    );
     // Still kept while retained: a rollback can bring the table back.
     assert!(keys("a", ROOT, &deleted).len() >= a.len());
 }
@@ -173,7 +191,7 @@ fn an_append_whose_parent_is_gone_is_refused_not_misread() {
         Some(Objects::Added(vec![obj("datasets/a/2.parquet", 4)])),
         &["id"],
     )];
-    let e = table("a", ROOT, 1, &snaps).unwrap_err();
+    let e = table("a", ROOT, 1, &snaps, &HashMap::new()).unwrap_err();
     assert!(e.contains("not retained"), "{e}");
     assert!(keys("a", ROOT, &snaps).is_empty());
 }

@@ -238,7 +238,13 @@ async fn the_rest_catalog_is_read_only_scoped_and_speaks_the_spec_errors() {
     }
     let (st, cfg) = api.get("/iceberg/v1/config?warehouse=lakehouse").await;
     assert_eq!(st, StatusCode::OK, "{cfg}");
-    assert!(cfg["endpoints"].as_array().unwrap().len() >= 6, "{cfg}");
+    let endpoints = cfg["endpoints"].as_array().unwrap();
+    for e in [
+        "GET /v1/{prefix}/namespaces/{namespace}/tables/{table}",
+        "HEAD /v1/{prefix}/namespaces/{namespace}/tables/{table}",
+    ] {
+        assert!(endpoints.contains(&json!(e)), "{e} not in {cfg}");
+    }
 
     // A scoped token lists and loads only its own tables.
     let (st, list) = scoped.get("/iceberg/v1/namespaces/lakehouse/tables").await;
@@ -260,10 +266,13 @@ async fn the_rest_catalog_is_read_only_scoped_and_speaks_the_spec_errors() {
     let (st, _) = anon.get("/iceberg/v1/config").await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
 
-    // Pages of tables.
-    let (_, p1) = api
-        .get("/iceberg/v1/namespaces/lakehouse/tables?pageSize=1")
-        .await;
+    // Pages of tables, only when asked for with a pageToken (empty for the first page).
+    let tables = "/iceberg/v1/namespaces/lakehouse/tables";
+    let (_, all) = api.get(&format!("{tables}?pageSize=1")).await;
+    assert_eq!(all["identifiers"].as_array().unwrap().len(), 2, "{all}");
+    let (st, _) = api.get(&format!("{tables}?pageToken=&pageSize=0")).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (_, p1) = api.get(&format!("{tables}?pageToken=&pageSize=1")).await;
     assert_eq!(p1["identifiers"][0]["name"], "sales_eu");
     assert_eq!(p1["next-page-token"], "sales_eu");
     let (_, p2) = api

@@ -45,6 +45,7 @@ impl<S: ObjectStore> Catalog<S> {
         let started = Instant::now();
         let mut report = GcReport::default();
         let now = now_ms();
+        let mut changed_tables = Vec::new();
         let (referenced, sweeps) = {
             let _commit = self.commit.lock().await;
             self.ensure_loaded()?;
@@ -52,9 +53,13 @@ impl<S: ObjectStore> Catalog<S> {
             let cutoff = now.saturating_sub(ms(self.settings.keep_for));
             let mut expired = 0;
             for l in next.lineages.values_mut() {
-                expired += l
+                let n = l
                     .expire(self.settings.keep_versions, cutoff)
                     .map_err(CatalogError::Internal)?;
+                if n > 0 {
+                    changed_tables.push(l.name.clone());
+                }
+                expired += n;
             }
             for l in next.indexes.values_mut() {
                 expired += l.expire(self.settings.keep_versions, cutoff);
@@ -135,7 +140,14 @@ impl<S: ObjectStore> Catalog<S> {
             gc.referenced_since.clear();
             (referenced, sweeps)
         };
+        // Tables whose history retention changed get their new files (and metadata naming
+        // them) before the sweep removes the files the old metadata named.
+        for name in &changed_tables {
+            self.publish_if(name, true).await;
+        }
         let swept = self.sweep(&sweeps, &referenced, now, &mut report).await;
+        // What the sweep deleted is no longer known to be stored.
+        self.tables.lock().await.clear();
         {
             let mut gc = self.gc.lock().unwrap_or_else(PoisonError::into_inner);
             gc.active = false;

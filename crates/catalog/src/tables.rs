@@ -5,6 +5,7 @@
 //! write them never fails a commit: it is logged and repaired on the next load.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::PoisonError;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -76,6 +77,14 @@ impl<S: ObjectStore> Catalog<S> {
 
     async fn write_table(&self, dataset: &str) -> Result<Option<iceberg::Table>, CatalogError> {
         let root = self.iceberg_root()?.to_owned();
+        if self
+            .read()
+            .lineages
+            .get(dataset)
+            .is_none_or(|l| l.current().is_none())
+        {
+            return Ok(None);
+        }
         let mut written = self.tables.lock().await;
         let w = written.entry(dataset.to_owned()).or_default();
         if !w.listed {
@@ -85,20 +94,24 @@ impl<S: ObjectStore> Catalog<S> {
             w.keys.extend(listed.into_iter().map(|l| (l.key, l.size)));
             w.listed = true;
         }
-        let table = {
+        let (table, names) = {
             let st = self.read();
             let Some(l) = st.lineages.get(dataset) else {
                 return Ok(None);
             };
-            iceberg::table(
-                dataset,
-                &root,
-                l.first_version().unwrap_or(0),
-                &l.snaps,
-                &w.keys,
-            )
-            .map_err(CatalogError::Internal)?
+            let first = l.first_version().unwrap_or(0);
+            let t = iceberg::table(dataset, &root, first, &l.snaps, &w.keys)
+                .map_err(CatalogError::Internal)?;
+            (t, iceberg::keys(dataset, &root, &l.snaps))
         };
+        // A collection running now must not delete what this table names, whatever state
+        // the collection decided from.
+        {
+            let mut gc = self.gc.lock().unwrap_or_else(PoisonError::into_inner);
+            if gc.active {
+                gc.referenced_since.extend(names);
+            }
+        }
         let Some(table) = table else {
             return Ok(None);
         };

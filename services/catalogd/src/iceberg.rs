@@ -199,11 +199,21 @@ async fn tables(
         .filter(|n| who.may_dataset(n))
         .collect();
     names.sort();
+    // As the spec says: without a `pageToken` everything comes in one answer; with one
+    // (even empty) pages of `pageSize`.
+    if q.page_size == Some(0) {
+        return Err(RestError::new(
+            StatusCode::BAD_REQUEST,
+            "BadRequestException",
+            "pageSize must be at least 1",
+        ));
+    }
+    let paging = q.page_token.is_some();
     let after = q.page_token.filter(|t| !t.is_empty());
     let start = after
         .as_ref()
         .map_or(0, |a| names.partition_point(|n| n <= a));
-    let size = q.page_size.filter(|n| *n > 0).unwrap_or(usize::MAX);
+    let size = q.page_size.filter(|_| paging).unwrap_or(usize::MAX);
     let page: Vec<&String> = names[start..].iter().take(size).collect();
     let more = start + page.len() < names.len();
     let mut body = json!({

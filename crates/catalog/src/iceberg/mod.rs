@@ -69,8 +69,8 @@ fn hex_prefix(bytes: &[u8], n: usize) -> String {
         .to_owned()
 }
 
-/// A stable table uuid: one per dataset name and first snapshot, so a table dropped and made
-/// again under the same name after its history expired is a new table.
+/// A stable table uuid, derived from the dataset name and the first snapshot it ever had (the
+/// catalog keeps that for every name it has seen), so every load answers the same.
 fn table_uuid(dataset: &str, first_version: u64) -> String {
     let d = Sha256::digest(format!("lakehouse-table\0{dataset}\0{first_version}").as_bytes());
     let mut b = [0u8; 16];
@@ -169,14 +169,14 @@ pub(crate) fn keys(dataset: &str, root: &str, snaps: &[Snap]) -> Vec<String> {
     let Ok(names) = names(dataset, root, snaps) else {
         return out;
     };
-    for (s, n) in snaps.iter().zip(names) {
-        if let Some(n) = n {
-            out.push(n.manifest);
-            out.push(n.list);
-            out.push(metadata_key(dataset, s.rec.version));
-        }
+    for n in names.into_iter().flatten() {
+        out.push(n.manifest);
+        out.push(n.list);
     }
-    if !out.is_empty() {
+    // The metadata of the newest snapshot with data: it lists every retained snapshot.
+    // Older metadata files name files retention may since have replaced, so they go.
+    if let Some(s) = snaps.iter().rev().find(|s| s.rec.body.is_some()) {
+        out.push(metadata_key(dataset, s.rec.version));
         out.push(version_hint_key(dataset));
     }
     out
@@ -294,8 +294,10 @@ pub(crate) fn table(
             added_bytes
         };
         totals.insert(v, (total.0, total.1, total_bytes));
-        let operation = match (s.rec.op, n.manifests.len() > 1) {
-            (_, true) | (ChangeOp::Create | ChangeOp::Import, false) => "append",
+        // From what the commit did, not from how its objects are recorded now (retention
+        // may have made a kept append whole): a snapshot's operation never changes.
+        let operation = match s.rec.op {
+            ChangeOp::Create | ChangeOp::Import | ChangeOp::Append => "append",
             _ => "overwrite",
         };
         let mut snapshot = json!({

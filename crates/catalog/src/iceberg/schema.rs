@@ -2,16 +2,17 @@
 //! readers find those fields in Parquet files that carry no field ids of their own.
 //!
 //! Ids are given by column name, in the order names first appear in the retained history, so
-//! one name keeps one id in every schema of a table (a type change keeps the id: each
-//! snapshot is read with its own schema, whose type matches its files).
+//! one name keeps one id in every schema of a table (a type change keeps the id, because the
+//! name mapping can map a name to one id only: each snapshot is read with its own schema,
+//! whose type matches its files). A list's elements are keyed by the column name and a
+//! NUL-separated depth, which no column name can collide with.
 
 use std::collections::BTreeMap;
 
 use lakehouse_types::Column;
 use serde_json::{Value, json};
 
-/// Field ids of a table's columns: name → id, and the element ids of list columns
-/// (`name[]`, `name[][]`, …).
+/// Field ids of a table's columns: name → id, and the element ids of list columns.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct FieldIds {
     ids: BTreeMap<String, i64>,
@@ -36,7 +37,7 @@ impl FieldIds {
         for c in schema {
             let mut path = c.name.clone();
             for _ in 0..list_depth(&c.ty) {
-                path.push_str("[]");
+                path.push_str(ELEMENT);
                 self.id(&path);
             }
         }
@@ -68,7 +69,7 @@ impl FieldIds {
     fn ty(&mut self, path: &str, ty: &str) -> Value {
         match ty.strip_suffix("[]") {
             Some(inner) => {
-                let element_path = format!("{path}[]");
+                let element_path = format!("{path}{ELEMENT}");
                 let element_id = self.id(&element_path);
                 json!({
                     "type": "list",
@@ -87,14 +88,14 @@ impl FieldIds {
         let top: Vec<Value> = self
             .ids
             .iter()
-            .filter(|(path, _)| !path.ends_with("[]"))
+            .filter(|(path, _)| !path.ends_with(ELEMENT))
             .map(|(name, id)| self.mapped(name, *id, vec![name.clone()]))
             .collect();
         Value::Array(top).to_string()
     }
 
     fn mapped(&self, path: &str, id: i64, names: Vec<String>) -> Value {
-        let element = format!("{path}[]");
+        let element = format!("{path}{ELEMENT}");
         match self.ids.get(&element) {
             Some(eid) => json!({
                 "field-id": id,
@@ -105,6 +106,9 @@ impl FieldIds {
         }
     }
 }
+
+/// Appended to a path for its list's element.
+const ELEMENT: &str = "\0[]";
 
 fn list_depth(ty: &str) -> usize {
     let mut t = ty;
@@ -174,6 +178,16 @@ mod tests {
         assert_eq!(tags["fields"][0]["field-id"], 3);
         assert_eq!(tags["fields"][0]["names"], json!(["element", "item"]));
         assert_eq!(mapping.as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_column_named_like_a_list_element_gets_its_own_id() {
+        let mut ids = FieldIds::default();
+        let cols = [col("a", "BIGINT[]"), col("a[]", "BIGINT")];
+        ids.see(&cols);
+        let s = ids.schema(0, &cols);
+        assert_ne!(s["fields"][0]["type"]["element-id"], s["fields"][1]["id"]);
+        assert_eq!(ids.last(), 3);
     }
 
     #[test]

@@ -27,6 +27,31 @@ fn table_files(store: &MemStore, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// Every file the stored newest metadata names (lists, and the manifests they name) exists.
+async fn assert_names_exist(store: &Arc<MemStore>, name: &str) {
+    let get = |k: String| async move { crate::ObjectStore::get(store, &k).await.unwrap() };
+    let hint = String::from_utf8(get(version_hint_key(name)).await.unwrap()).unwrap();
+    let meta = get(format!("{}v{hint}.metadata.json", metadata_prefix(name)))
+        .await
+        .unwrap();
+    let meta: serde_json::Value = serde_json::from_slice(&meta).unwrap();
+    let key = |loc: &str| loc.strip_prefix("file:///srv/objects/").unwrap().to_owned();
+    for s in meta["snapshots"].as_array().unwrap() {
+        let list = get(key(s["manifest-list"].as_str().unwrap())).await;
+        let list = list.unwrap_or_else(|| panic!("list of snapshot {} missing", s["snapshot-id"]));
+        let (rows, _) = crate::iceberg::read_avro(&list).unwrap();
+        for r in rows {
+            let apache_avro::types::Value::Record(fields) = r else {
+                panic!("{r:?}")
+            };
+            let apache_avro::types::Value::String(path) = &fields[0].1 else {
+                panic!()
+            };
+            assert!(store.has(&key(path)), "{path} missing");
+        }
+    }
+}
+
 #[tokio::test]
 async fn commits_write_tables_and_collection_keeps_what_retained_snapshots_need() {
     let store = Arc::new(MemStore::new());
@@ -76,7 +101,10 @@ async fn commits_write_tables_and_collection_keeps_what_retained_snapshots_need(
 
     // Retention keeps two snapshots: snapshot 1 goes, 2 becomes whole, and its files change.
     let before = table_files(&store, "t");
+    tokio::time::sleep(Duration::from_millis(5)).await;
     c.gc().await.unwrap();
+    // Straight after the collection, before any load: what storage's metadata names exists.
+    assert_names_exist(&store, "t").await;
     let t = c.iceberg_table("t").await.unwrap();
     assert_eq!(t.metadata["snapshots"].as_array().unwrap().len(), 2);
     let after = table_files(&store, "t");
@@ -93,12 +121,8 @@ async fn commits_write_tables_and_collection_keeps_what_retained_snapshots_need(
         "{after:?}"
     );
     assert!(after.len() <= before.len() + 2);
-    // What the table names exists.
-    for s in t.metadata["snapshots"].as_array().unwrap() {
-        let list = s["manifest-list"].as_str().unwrap();
-        let key = list.strip_prefix("file:///srv/objects/").unwrap();
-        assert!(store.has(key), "{key} missing");
-    }
+    assert_eq!(t.metadata["snapshots"][0]["summary"]["operation"], "append");
+    assert_names_exist(&store, "t").await;
     c.gc().await.unwrap();
     assert_eq!(
         table_files(&store, "t"),

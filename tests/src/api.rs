@@ -184,6 +184,13 @@ impl Api {
             }
         }
     }
+
+    /// The Parquet objects under `prefix` (a dataset's data, without its Iceberg metadata).
+    pub async fn data_keys(&self, prefix: &str) -> Vec<String> {
+        let mut keys = self.keys(prefix).await;
+        keys.retain(|k| k.ends_with(".parquet"));
+        keys
+    }
 }
 
 /// A multipart/form-data body with one file field.

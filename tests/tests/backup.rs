@@ -185,14 +185,16 @@ async fn backup_to_an_s3_bucket_and_restore_from_it() {
         "--s3-region",
         region.as_str(),
     ];
-    let with = |args: &[&str]| [args, &s3[..]].concat();
-    let (code, first, err) = lakehouse(&f, &with(&["backup", "--to", &to]));
+    fn with<'a>(args: &[&'a str], s3: &[&'a str]) -> Vec<&'a str> {
+        [args, s3].concat()
+    }
+    let (code, first, err) = lakehouse(&f, &with(&["backup", "--to", &to], &s3));
     assert_eq!(code, 0, "{err}");
     assert_eq!(first["versions"], json!(versions));
-    let (code, again, err) = lakehouse(&f, &with(&["backup", "--to", &to]));
+    let (code, again, err) = lakehouse(&f, &with(&["backup", "--to", &to], &s3));
     assert_eq!(code, 0, "{err}");
     assert_eq!(again["copied"], 0, "{again}");
-    let (code, v, err) = lakehouse(&f, &with(&["verify", "--from", &to]));
+    let (code, v, err) = lakehouse(&f, &with(&["verify", "--from", &to], &s3));
     assert_eq!(code, 0, "{err}");
     assert_eq!(v["objects"], first["objects"]);
 
@@ -200,7 +202,7 @@ async fn backup_to_an_s3_bucket_and_restore_from_it() {
     let objects = f.dir.path().join("objects");
     std::fs::remove_dir_all(&objects).unwrap();
     std::fs::create_dir_all(&objects).unwrap();
-    let (code, restored, err) = lakehouse(&f, &with(&["restore", "--from", &to]));
+    let (code, restored, err) = lakehouse(&f, &with(&["restore", "--from", &to], &s3));
     assert_eq!(code, 0, "{err}");
     assert_eq!(restored["objects"], first["objects"]);
     std::fs::remove_dir_all(f.dir.path().join("cache")).ok();

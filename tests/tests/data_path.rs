@@ -92,7 +92,7 @@ async fn scenario(fleet: &mut Fleet, api: &Api) {
         (json!(true), json!(1), json!(key))
     );
     assert_eq!(
-        api.keys(&format!("datasets/{name}/")).await,
+        api.data_keys(&format!("datasets/{name}/")).await,
         vec![key.clone()]
     );
 
@@ -109,7 +109,7 @@ async fn scenario(fleet: &mut Fleet, api: &Api) {
         ),
         (json!(false), json!(2), json!(500))
     );
-    assert_eq!(api.keys(&format!("datasets/{name}/")).await.len(), 2);
+    assert_eq!(api.data_keys(&format!("datasets/{name}/")).await.len(), 2);
 
     let count_sql = format!("SELECT count(*) AS n, sum(amount) AS total FROM \"{name}\"");
     let group_sql = format!(
@@ -162,7 +162,7 @@ async fn scenario(fleet: &mut Fleet, api: &Api) {
         e["error"]["message"].as_str().unwrap().contains(&name),
         "{e}"
     );
-    assert!(!api.keys(&format!("datasets/{name}/")).await.is_empty());
+    assert!(!api.data_keys(&format!("datasets/{name}/")).await.is_empty());
     let (_, h) = api.get(&format!("/catalog/manifest/{name}/history")).await;
     let before = h["snapshots"][1]["version"].as_u64().unwrap();
     let (st, back) = api
@@ -276,6 +276,11 @@ async fn bad_ingests_change_nothing() {
     let (st, a) = api.ingest("name=base", "id,name\n1,a\n2,b\n").await;
     assert_eq!(st, StatusCode::OK, "{a}");
     let manifest = api.get("/catalog/manifest/base").await.1;
+    // Loading the Iceberg table writes its metadata now, not after the listing below.
+    let (st, t) = api
+        .get("/iceberg/v1/namespaces/lakehouse/tables/base")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{t}");
     let keys = api.keys("").await;
     let ingest_tmp = _f.dir.path().join("ingest-tmp");
 

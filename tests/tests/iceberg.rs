@@ -62,7 +62,7 @@ async fn sql_rows(api: &Api, table: &str, as_of: Option<u64>) -> Vec<Value> {
     let (st, v) = api.sql_with(body).await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let mut rows = v["rows"].as_array().unwrap().clone();
-    rows.sort_by_key(|r| sorted_json(r));
+    rows.sort_by_key(sorted_json);
     rows
 }
 
@@ -270,8 +270,18 @@ async fn the_rest_catalog_is_read_only_scoped_and_speaks_the_spec_errors() {
     let tables = "/iceberg/v1/namespaces/lakehouse/tables";
     let (_, all) = api.get(&format!("{tables}?pageSize=1")).await;
     assert_eq!(all["identifiers"].as_array().unwrap().len(), 2, "{all}");
-    let (st, _) = api.get(&format!("{tables}?pageToken=&pageSize=0")).await;
-    assert_eq!(st, StatusCode::BAD_REQUEST);
+    for bad in ["0", "x", "-1"] {
+        let (st, e) = api
+            .get(&format!("{tables}?pageToken=&pageSize={bad}"))
+            .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(e["error"]["type"], "BadRequestException");
+    }
+    let (st, e) = api.get("/iceberg/v1/tables/rename").await;
+    assert_eq!(
+        (st, &e["error"]["type"]),
+        (StatusCode::NOT_FOUND, &json!("NotFoundException"))
+    );
     let (_, p1) = api.get(&format!("{tables}?pageToken=&pageSize=1")).await;
     assert_eq!(p1["identifiers"][0]["name"], "sales_eu");
     assert_eq!(p1["next-page-token"], "sales_eu");

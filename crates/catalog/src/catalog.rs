@@ -77,6 +77,9 @@ pub struct Catalog<S> {
     reload: tokio::sync::Notify,
     /// Iceberg files known written, per dataset; held while writing them.
     pub(crate) tables: tokio::sync::Mutex<HashMap<String, crate::tables::Written>>,
+    /// Datasets whose tables a commit changed and the publisher has not written yet.
+    pub(crate) unpublished: Mutex<std::collections::BTreeSet<String>>,
+    pub(crate) publish: tokio::sync::Notify,
 }
 
 impl<S: ObjectStore> Catalog<S> {
@@ -94,6 +97,8 @@ impl<S: ObjectStore> Catalog<S> {
             skipped: Mutex::default(),
             reload: tokio::sync::Notify::new(),
             tables: tokio::sync::Mutex::default(),
+            unpublished: Mutex::default(),
+            publish: tokio::sync::Notify::new(),
         }
     }
 

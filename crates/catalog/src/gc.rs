@@ -10,6 +10,8 @@ use std::collections::HashSet;
 use std::sync::PoisonError;
 use std::time::Instant;
 
+use futures::StreamExt;
+
 use lakehouse_types::{GcReport, is_internal};
 
 use crate::CatalogError;
@@ -18,6 +20,9 @@ use crate::index_lineage::stem;
 use crate::record::Objects;
 use crate::store::{self, LOG_PREFIX, ObjectStore, version_of};
 use crate::time::now_ms;
+
+/// Deletes a collection keeps in flight at once.
+const DELETES_IN_FLIGHT: usize = 16;
 
 /// Checkpoints kept: the newest, and one before it should the newest be unreadable.
 const CHECKPOINTS_KEPT: usize = 2;
@@ -142,8 +147,10 @@ impl<S: ObjectStore> Catalog<S> {
         };
         // Tables whose history retention changed get their new files (and metadata naming
         // them) before the sweep removes the files the old metadata named.
-        for name in &changed_tables {
-            self.publish_if(name, true).await;
+        if self.settings.iceberg_root.is_some() {
+            for name in &changed_tables {
+                self.publish_now(name).await;
+            }
         }
         let swept = self.sweep(&sweeps, &referenced, now, &mut report).await;
         // What the sweep deleted is no longer known to be stored.
@@ -220,14 +227,24 @@ impl<S: ObjectStore> Catalog<S> {
                         gc.collected.insert(o.key.clone(), now);
                     }
                 }
-                for o in candidates {
-                    match self.store.delete(&o.key).await {
+                // Several deletes in flight: a store answers each in a round trip.
+                let owned: Vec<(String, u64)> =
+                    candidates.iter().map(|o| (o.key.clone(), o.size)).collect();
+                let store = &self.store;
+                let mut deletes = futures::stream::iter(owned)
+                    .map(|(key, size)| async move {
+                        let done = store.delete(&key).await;
+                        (key, size, done)
+                    })
+                    .buffer_unordered(DELETES_IN_FLIGHT);
+                while let Some((key, size, done)) = deletes.next().await {
+                    match done {
                         Ok(()) => {
                             report.objects_deleted += 1;
-                            report.bytes_deleted += o.size;
+                            report.bytes_deleted += size;
                         }
                         Err(e) => {
-                            tracing::warn!(key = %o.key, error = %e, "could not delete an unreferenced object; the next collection tries again");
+                            tracing::warn!(key = %key, error = %e, "could not delete an unreferenced object; the next collection tries again");
                         }
                     }
                 }

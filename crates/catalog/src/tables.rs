@@ -39,12 +39,43 @@ fn hash(bytes: &[u8]) -> [u8; 32] {
 }
 
 impl<S: ObjectStore> Catalog<S> {
-    /// Writes the table's files after a commit of `dataset`, if Iceberg is on and the commit
-    /// changed something; a failure is logged, not returned (the commit stands).
-    pub(crate) async fn publish_if(&self, dataset: &str, changed: bool) {
+    /// Marks `dataset`'s table for writing after a commit that changed it, if Iceberg is on.
+    /// The writing is [`Catalog::run_publisher`]'s, off the commit's path: commits do not
+    /// wait for it, and many commits of one dataset cost one write of its newest state.
+    pub(crate) fn publish_if(&self, dataset: &str, changed: bool) {
         if !changed || self.settings.iceberg_root.is_none() {
             return;
         }
+        self.unpublished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(dataset.to_owned());
+        self.publish.notify_one();
+    }
+
+    /// Writes the tables of committed changes as they come. Runs until dropped.
+    pub async fn run_publisher(&self) {
+        loop {
+            self.publish.notified().await;
+            self.publish_pending().await;
+        }
+    }
+
+    /// Writes every table marked since the last call; a failure is logged, not returned (the
+    /// commit stands, and loading the table writes what is missing).
+    pub async fn publish_pending(&self) {
+        let names = std::mem::take(
+            &mut *self
+                .unpublished
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for dataset in names {
+            self.publish_now(&dataset).await;
+        }
+    }
+
+    pub(crate) async fn publish_now(&self, dataset: &str) {
         if let Err(e) = self.write_table(dataset).await {
             tracing::warn!(dataset, error = %e, "Iceberg metadata not written; the next table load writes it");
         }

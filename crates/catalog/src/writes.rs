@@ -191,7 +191,7 @@ impl<S: ObjectStore> Catalog<S> {
         let name = req.name.clone();
         let out = self.register_commit(req, rid).await?;
         // `existing` is also true of a replace; a table already written costs no writes.
-        self.publish_if(&name, true).await;
+        self.publish_if(&name, true);
         Ok(out)
     }
 
@@ -278,7 +278,7 @@ impl<S: ObjectStore> Catalog<S> {
     pub async fn append(&self, req: AppendRequest, rid: &str) -> Result<Outcome, CatalogError> {
         let name = req.name.clone();
         let out = self.append_commit(req, rid).await?;
-        self.publish_if(&name, !out.response.existing).await;
+        self.publish_if(&name, !out.response.existing);
         Ok(out)
     }
 
@@ -410,7 +410,7 @@ impl<S: ObjectStore> Catalog<S> {
         rid: &str,
     ) -> Result<Manifest, CatalogError> {
         let m = self.rollback_commit(name, req, rid).await?;
-        self.publish_if(name, true).await;
+        self.publish_if(name, true);
         Ok(m)
     }
 

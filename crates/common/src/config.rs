@@ -762,7 +762,7 @@ impl Config {
             ));
         }
         let loc = &self.catalogd.iceberg.location;
-        if !loc.is_empty() && !(loc.starts_with("file:///") || loc.starts_with("s3://")) {
+        if !(loc.is_empty() || loc.starts_with("file:///") || loc.starts_with("s3://")) {
             return Err(ConfigError::invalid(
                 "catalogd.iceberg.location",
                 "must start with file:/// (an absolute directory) or s3:// (a bucket)",

@@ -407,10 +407,15 @@ impl ObjectStore for S3Store {
             .max_keys(limit.clamp(1, 1000) as i32);
         let full = format!("{}{prefix}", self.prefix);
         if !full.is_empty() {
-            req = req.prefix(full);
+            req = req.prefix(full.as_str());
         }
-        if let Some(a) = after {
-            req = req.start_after(format!("{}{a}", self.prefix));
+        // A start before the listed prefix means nothing (and some stores, Garage among
+        // them, then list nothing at all): only a start inside it is sent.
+        if let Some(start) = after
+            .map(|a| format!("{}{a}", self.prefix))
+            .filter(|s| *s > full)
+        {
+            req = req.start_after(start);
         }
         let out = req.send().await.map_err(|e| map_sdk(&e, prefix))?;
         let mut objects = Vec::new();

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Extension, Json, Router};
 use lakehouse_catalog::CatalogError;
 use lakehouse_catalog::iceberg::NAMESPACE;
@@ -108,7 +108,16 @@ pub fn router(state: RestState) -> Router {
             "/iceberg/v1/namespaces/{ns}/tables/{table}",
             get(load_table).head(table_exists).fallback(read_only),
         )
+        .route("/iceberg/{*rest}", any(unknown_route))
         .with_state(Arc::new(state))
+}
+
+async fn unknown_route() -> RestError {
+    RestError::new(
+        StatusCode::NOT_FOUND,
+        "NotFoundException",
+        "no such route in this catalog: it serves config, namespaces, tables and load table",
+    )
 }
 
 async fn read_only() -> RestError {
@@ -181,7 +190,7 @@ struct PageQuery {
     #[serde(rename = "pageToken")]
     page_token: Option<String>,
     #[serde(rename = "pageSize")]
-    page_size: Option<usize>,
+    page_size: Option<String>,
 }
 
 async fn tables(
@@ -201,19 +210,23 @@ async fn tables(
     names.sort();
     // As the spec says: without a `pageToken` everything comes in one answer; with one
     // (even empty) pages of `pageSize`.
-    if q.page_size == Some(0) {
-        return Err(RestError::new(
-            StatusCode::BAD_REQUEST,
-            "BadRequestException",
-            "pageSize must be at least 1",
-        ));
-    }
+    let page_size = match q.page_size.as_deref().map(str::parse::<usize>) {
+        None => None,
+        Some(Ok(n)) if n > 0 => Some(n),
+        Some(_) => {
+            return Err(RestError::new(
+                StatusCode::BAD_REQUEST,
+                "BadRequestException",
+                "pageSize must be a whole number of at least 1",
+            ));
+        }
+    };
     let paging = q.page_token.is_some();
     let after = q.page_token.filter(|t| !t.is_empty());
     let start = after
         .as_ref()
         .map_or(0, |a| names.partition_point(|n| n <= a));
-    let size = q.page_size.filter(|_| paging).unwrap_or(usize::MAX);
+    let size = page_size.filter(|_| paging).unwrap_or(usize::MAX);
     let page: Vec<&String> = names[start..].iter().take(size).collect();
     let more = start + page.len() < names.len();
     let mut body = json!({

@@ -158,10 +158,13 @@ pub async fn run(
     let (app, catalog) = app(&loaded)?;
     let for_loader = catalog.clone();
     let loader = tokio::spawn(async move { for_loader.run_loader().await });
+    let for_publisher = catalog.clone();
+    let publisher = tokio::spawn(async move { for_publisher.run_publisher().await });
     let interval = Duration::from_secs(loaded.config.catalogd.gc_interval_minutes * 60);
     let collector = tokio::spawn(async move { collect_every(&catalog, interval).await });
     let result = serve(listener, app, (&loaded.config.common).into(), shutdown).await;
     loader.abort();
+    publisher.abort();
     collector.abort();
     result?;
     Ok(())

@@ -338,7 +338,9 @@ async fn gc_deletes_what_no_retained_snapshot_references() {
     let (st, r) = api.post("/catalog/gc", json!({})).await;
     assert_eq!(st, StatusCode::OK, "{r}");
     assert_eq!(r["snapshots_expired"], 1, "{r}");
-    assert_eq!(r["objects_deleted"], 2, "{r}");
+    // The two unreferenced objects, and the expired snapshot's Iceberg files if the
+    // publisher wrote them before the next commit came (the retained snapshot's stay).
+    assert!(r["objects_deleted"].as_u64().unwrap() >= 2, "{r}");
     assert_eq!(r["objects_in_grace"], 1, "{r}");
     assert!(r["objects_examined"].as_u64().unwrap() >= 4, "{r}");
     for (k, kept) in [
@@ -347,6 +349,9 @@ async fn gc_deletes_what_no_retained_snapshot_references() {
         ("datasets/s/b.parquet", true),
         ("datasets/s/young.parquet", true),
         ("raw/keep.parquet", true),
+        ("datasets/s/metadata/v1.metadata.json", false),
+        ("datasets/s/metadata/v2.metadata.json", true),
+        ("datasets/s/metadata/version-hint.text", true),
     ] {
         assert_eq!(object_exists(&s, k).await, kept, "{k}");
     }

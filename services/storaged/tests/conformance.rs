@@ -1,6 +1,7 @@
 //! One conformance suite, run against both backends through the real HTTP service: every
-//! test exists twice, `fs::name` (a temporary directory) and `s3::name` (a real S3-compatible
-//! server on loopback, found through `LAKEHOUSE_TEST_S3_*` and the standard AWS variables).
+//! test exists three times, `fs::name` (a temporary directory), `s3::name` (a real
+//! S3-compatible server on loopback, found through `LAKEHOUSE_TEST_S3_*` and the standard AWS
+//! variables) and `s3_prefixed::name` (the same bucket, every key under a `[storaged] prefix`).
 
 // Helpers of this test crate unwrap too: a failed setup step should stop the test loudly.
 #![allow(clippy::unwrap_used)]
@@ -613,3 +614,4 @@ macro_rules! suite {
 
 suite!(fs, harness::start_fs);
 suite!(s3, harness::start_s3);
+suite!(s3_prefixed, harness::start_s3_prefixed);

@@ -200,9 +200,13 @@ pub(crate) fn manifest_list(
     write(&LIST_SCHEMA, key, &meta, rows)
 }
 
+/// A container file's user metadata, sorted by key.
+#[cfg(test)]
+pub(crate) type Metadata = Vec<(String, String)>;
+
 /// The records of an Avro container file and its user metadata (for tests and checks).
 #[cfg(test)]
-pub(crate) fn read(bytes: &[u8]) -> Result<(Vec<Value>, Vec<(String, String)>), String> {
+pub(crate) fn read(bytes: &[u8]) -> Result<(Vec<Value>, Metadata), String> {
     let r = apache_avro::Reader::new(bytes).map_err(|e| e.to_string())?;
     let mut meta: Vec<(String, String)> = r
         .user_metadata()

@@ -89,18 +89,18 @@ impl FieldIds {
             .ids
             .iter()
             .filter(|(path, _)| !path.ends_with(ELEMENT))
-            .map(|(name, id)| self.mapped(name, *id, vec![name.clone()]))
+            .map(|(name, id)| self.mapped(name, *id, &[name.as_str()]))
             .collect();
         Value::Array(top).to_string()
     }
 
-    fn mapped(&self, path: &str, id: i64, names: Vec<String>) -> Value {
+    fn mapped(&self, path: &str, id: i64, names: &[&str]) -> Value {
         let element = format!("{path}{ELEMENT}");
         match self.ids.get(&element) {
             Some(eid) => json!({
                 "field-id": id,
                 "names": names,
-                "fields": [self.mapped(&element, *eid, vec!["element".into(), "item".into()])],
+                "fields": [self.mapped(&element, *eid, &["element", "item"])],
             }),
             None => json!({"field-id": id, "names": names}),
         }

@@ -171,7 +171,7 @@ fn another_root_gives_other_files_and_a_delete_has_no_table() {
     };
     assert!(avro(&a).iter().all(|k| !avro(&b).contains(k)));
 
-    let mut deleted = snaps.clone();
+    let mut deleted = snaps;
     deleted.push(snap(7, Some(6), ChangeOp::Delete, None, &[]));
     assert!(
         table("a", ROOT, 1, &deleted, &HashMap::new())

@@ -66,6 +66,7 @@ async fn commits_write_tables_and_collection_keeps_what_retained_snapshots_need(
     c.register(register("t", &["datasets/t/1.parquet"]), "r")
         .await
         .unwrap();
+    c.publish_pending().await;
     // create: one manifest, one list, the metadata and the hint.
     assert_eq!(
         table_files(&store, "t").len(),
@@ -79,6 +80,8 @@ async fn commits_write_tables_and_collection_keeps_what_retained_snapshots_need(
     c.append(append("t", &["datasets/t/3.parquet"]), "r")
         .await
         .unwrap();
+    c.publish_pending().await;
+    assert_names_exist(&store, "t").await;
     let t = c.iceberg_table("t").await.unwrap();
     assert_eq!(t.metadata["current-snapshot-id"], 3);
     assert_eq!(
@@ -141,6 +144,7 @@ async fn lost_table_files_are_written_again_by_the_next_load_and_a_deleted_datas
     c.append(append("u", &["datasets/u/2.parquet"]), "r")
         .await
         .unwrap();
+    c.publish_pending().await;
     // As if the writes after the commit had been lost: the next load writes them again.
     for k in table_files(&store, "u") {
         if k.contains("v2.") || k.contains("snap-00000000000000000002") {
@@ -179,6 +183,7 @@ async fn without_a_root_no_files_are_written() {
     c.register(register("v", &["datasets/v/1.parquet"]), "r")
         .await
         .unwrap();
+    c.publish_pending().await;
     assert!(table_files(&store, "v").is_empty());
     assert!(matches!(
         c.iceberg_table("v").await,

@@ -59,6 +59,15 @@ pub(crate) async fn start_s3(extra: &str) -> Harness {
     start(&toml, None).await
 }
 
+/// As [`start_s3`], every key under a prefix of its own (fleets sharing one bucket).
+pub(crate) async fn start_s3_prefixed(extra: &str) -> Harness {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let prefix = format!("conformance-{}-{nanos}/nested/", std::process::id());
+    start_s3(&format!("prefix = {prefix:?}\n{extra}")).await
+}
+
 async fn start(toml: &str, dir: Option<tempfile::TempDir>) -> Harness {
     let loaded = Config::from_toml(toml, Path::new("test.toml"), &|_: &str| None).unwrap();
     let store = lakehouse_storaged::build_store(&loaded.config.storaged, &ProcessEnv).unwrap();

@@ -55,7 +55,7 @@ def readers(f):
     rows = {}
     rows["scan /v1/sql (arrow)"], a = best(lambda: sql_arrow("SELECT * FROM placements"))
     rows["scan PyIceberg to_arrow"], b = best(py_scan)
-    rows["scan DuckDB iceberg_scan"], c = best(lambda: con.execute("SELECT * FROM iceberg_scan(?)", [loc]).arrow())
+    rows["scan DuckDB iceberg_scan"], c = best(lambda: con.execute("SELECT * FROM iceberg_scan(?)", [loc]).to_arrow_table())
     assert a.num_rows == b.num_rows == c.num_rows, (a.num_rows, b.num_rows, c.num_rows)
     rows["group /v1/sql"], g1 = best(lambda: sql_arrow(GROUP))
     rows["group PyIceberg + pyarrow"], g2 = best(py_group)

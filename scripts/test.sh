@@ -49,6 +49,10 @@ cargo build --release --workspace --bins --locked
 step "tests (unit, conformance on fs and s3, end-to-end)"
 LOG=$(mktemp)
 cargo test --release --workspace --all-targets --locked -- --test-threads="${LAKEHOUSE_TEST_THREADS:-4}" 2>&1 | tee "$LOG"
+
+step "smoke test (scripts/smoke.sh) against the scripts/up.sh fleet"
+UP_SMOKE=1 UP_EXIT_AFTER_DEMO=1 bash scripts/up.sh
+
 trap - EXIT
 scripts/s3-server.sh stop
 scripts/models.sh stop

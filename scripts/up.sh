@@ -4,7 +4,8 @@
 # gateway, and runs until Ctrl-C, which stops every service cleanly.
 #
 #   scripts/up.sh                       # LAKEHOUSE_CONFIG=other.toml to use another config
-#   UP_EXIT_AFTER_DEMO=1 scripts/up.sh  # stop after the demonstration (smoke test)
+#   UP_EXIT_AFTER_DEMO=1 scripts/up.sh  # stop after the demonstration
+#   UP_SMOKE=1 scripts/up.sh            # also run scripts/smoke.sh against it (exits non-zero on a failure)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
@@ -133,6 +134,13 @@ echo
 echo "==> replay retrieves evidence and bundles a prompt (--dry-run: no chat model needed)"
 "$TARGET/release/replay" --config "$CONFIG" run --prompt "Where is order 1182?" --k 2 --dry-run
 
+if [ "${UP_SMOKE:-0}" = "1" ]; then
+  echo
+  echo "==> smoke test of every route family (scripts/smoke.sh)"
+  GATEWAY=$(python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["gateway"]["bind"])' "$CONFIG")
+  TOKEN=${LAKEHOUSE_AUTH_TOKEN:-$(python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb")).get("auth", {}).get("token", ""))' "$CONFIG")}
+  sh scripts/smoke.sh "http://$GATEWAY" "$TOKEN"
+fi
 if [ "${UP_EXIT_AFTER_DEMO:-0}" = "1" ]; then
   exit 0
 fi

@@ -22,6 +22,13 @@ if ! command -v openssl >/dev/null 2>&1; then
 fi
 openssl version
 
+step "systemd-analyze (verifies the units in deploy/systemd; Debian's systemd package)"
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq systemd
+fi
+systemd-analyze --version | head -1
+
 step "S3 test server (Garage)"
 S3_ENV=$(scripts/s3-server.sh start)
 eval "$S3_ENV"

@@ -246,6 +246,7 @@ async fn catalogd_killed_during_commits_and_collections_loses_nothing() {
     let api = Arc::new(Api::new(&f.url("gateway"), TOKEN));
     let mut acked = BTreeSet::new();
     let mut collected = 0;
+    let mut window: u64 = 600;
     let next = Arc::new(AtomicU64::new(0));
     let schema = json!([{"name": "id", "type": "BIGINT"}]);
     for cycle in 0..cycles {
@@ -295,15 +296,20 @@ async fn catalogd_killed_during_commits_and_collections_loses_nothing() {
                 }
             })
         };
-        // From early in a collection to well after one under this load (each commit also
-        // has Iceberg files written, so a collection has more to sweep).
-        let delay = 20 + (cycle as u64 * 97) % 600;
+        // From early in a collection to well after one. How long one takes depends on the
+        // load (more so on a shared machine): while no collection has finished, the window
+        // doubles, so kills keep landing both inside collections and after them.
+        let delay = 20 + (cycle as u64 * 97) % window;
         tokio::time::sleep(Duration::from_millis(delay)).await;
         f.stop("catalogd", true);
         for w in writers {
             acked.extend(w.await.unwrap());
         }
-        collected += collector.await.unwrap();
+        let this_cycle = collector.await.unwrap();
+        if collected + this_cycle == 0 {
+            window = (window * 2).min(8_000);
+        }
+        collected += this_cycle;
         f.respawn("catalogd");
         wait_ready(&f.url("catalogd"), Duration::from_secs(60));
         check(&api, &acked).await;

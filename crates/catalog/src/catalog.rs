@@ -80,6 +80,9 @@ pub struct Catalog<S> {
     /// Datasets whose tables a commit changed and the publisher has not written yet.
     pub(crate) unpublished: Mutex<std::collections::BTreeSet<String>>,
     pub(crate) publish: tokio::sync::Notify,
+    /// Per dataset, the retention count its stored Iceberg files were written for: a
+    /// collection deletes a table's old files only once they are no longer named.
+    pub(crate) fresh_tables: Mutex<HashMap<String, u64>>,
 }
 
 impl<S: ObjectStore> Catalog<S> {
@@ -99,6 +102,7 @@ impl<S: ObjectStore> Catalog<S> {
             tables: tokio::sync::Mutex::default(),
             unpublished: Mutex::default(),
             publish: tokio::sync::Notify::new(),
+            fresh_tables: Mutex::default(),
         }
     }
 

@@ -50,7 +50,6 @@ impl<S: ObjectStore> Catalog<S> {
         let started = Instant::now();
         let mut report = GcReport::default();
         let now = now_ms();
-        let mut changed_tables = Vec::new();
         let (referenced, sweeps) = {
             let _commit = self.commit.lock().await;
             self.ensure_loaded()?;
@@ -58,13 +57,9 @@ impl<S: ObjectStore> Catalog<S> {
             let cutoff = now.saturating_sub(ms(self.settings.keep_for));
             let mut expired = 0;
             for l in next.lineages.values_mut() {
-                let n = l
+                expired += l
                     .expire(self.settings.keep_versions, cutoff)
                     .map_err(CatalogError::Internal)?;
-                if n > 0 {
-                    changed_tables.push(l.name.clone());
-                }
-                expired += n;
             }
             for l in next.indexes.values_mut() {
                 expired += l.expire(self.settings.keep_versions, cutoff);
@@ -145,16 +140,10 @@ impl<S: ObjectStore> Catalog<S> {
             gc.referenced_since.clear();
             (referenced, sweeps)
         };
-        // Tables whose history retention changed get their new files (and metadata naming
-        // them) before the sweep removes the files the old metadata named.
-        if self.settings.iceberg_root.is_some() {
-            for name in &changed_tables {
-                self.publish_now(name).await;
-            }
-        }
-        let swept = self.sweep(&sweeps, &referenced, now, &mut report).await;
-        // What the sweep deleted is no longer known to be stored.
-        self.tables.lock().await.clear();
+        let stale = self.stale_tables();
+        let swept = self
+            .sweep(&sweeps, &referenced, &stale, now, &mut report)
+            .await;
         {
             let mut gc = self.gc.lock().unwrap_or_else(PoisonError::into_inner);
             gc.active = false;
@@ -182,6 +171,7 @@ impl<S: ObjectStore> Catalog<S> {
         &self,
         sweeps: &[Sweep],
         referenced: &HashSet<String>,
+        stale_tables: &HashSet<String>,
         started_ms: i64,
         report: &mut GcReport,
     ) -> Result<(), CatalogError> {
@@ -203,6 +193,8 @@ impl<S: ObjectStore> Catalog<S> {
                         is_internal(&o.key)
                             || (s.parquet_only && !o.key.ends_with(".parquet"))
                             || referenced.contains(&o.key)
+                            || crate::iceberg::table_of(&o.key)
+                                .is_some_and(|d| stale_tables.contains(d))
                     };
                     if keep {
                         continue;

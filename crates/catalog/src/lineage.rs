@@ -40,6 +40,9 @@ pub(crate) struct Lineage {
     /// The first snapshot the name ever had, retained or not.
     first_version: Option<u64>,
     current: Option<Manifest>,
+    /// How many times retention changed this history in this process (the Iceberg files
+    /// written for an older count may name files that are no longer the table's).
+    pub(crate) expiries: u64,
 }
 
 impl Lineage {
@@ -50,6 +53,7 @@ impl Lineage {
             expired_through: None,
             first_version: None,
             current: None,
+            expiries: 0,
         }
     }
 
@@ -304,6 +308,7 @@ impl Lineage {
             }
         }
         let dropped: Vec<Snap> = self.snaps.drain(..first_kept).collect();
+        self.expiries += 1;
         self.expired_through = dropped
             .last()
             .map(|s| s.rec.version)

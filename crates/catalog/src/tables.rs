@@ -75,10 +75,35 @@ impl<S: ObjectStore> Catalog<S> {
         }
     }
 
-    pub(crate) async fn publish_now(&self, dataset: &str) {
+    async fn publish_now(&self, dataset: &str) {
         if let Err(e) = self.write_table(dataset).await {
             tracing::warn!(dataset, error = %e, "Iceberg metadata not written; the next table load writes it");
         }
+    }
+
+    /// Datasets whose stored Iceberg files may name files retention has since replaced (or
+    /// that this process has not written yet): a collection leaves their metadata alone and
+    /// has the publisher write them, so the next collection can tidy them.
+    pub(crate) fn stale_tables(&self) -> HashSet<String> {
+        if self.settings.iceberg_root.is_none() {
+            return HashSet::new();
+        }
+        let fresh = self
+            .fresh_tables
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let stale: HashSet<String> = self
+            .read()
+            .lineages
+            .values()
+            .filter(|l| l.current().is_some() && fresh.get(&l.name) != Some(&l.expiries))
+            .map(|l| l.name.clone())
+            .collect();
+        for name in &stale {
+            self.publish_if(name, true);
+        }
+        stale
     }
 
     /// The dataset's Iceberg table now, its files written first. Not found when the dataset
@@ -125,7 +150,7 @@ impl<S: ObjectStore> Catalog<S> {
             w.keys.extend(listed.into_iter().map(|l| (l.key, l.size)));
             w.listed = true;
         }
-        let (table, names) = {
+        let (table, names, expiries) = {
             let st = self.read();
             let Some(l) = st.lineages.get(dataset) else {
                 return Ok(None);
@@ -133,7 +158,7 @@ impl<S: ObjectStore> Catalog<S> {
             let first = l.first_version().unwrap_or(0);
             let t = iceberg::table(dataset, &root, first, &l.snaps, &w.keys)
                 .map_err(CatalogError::Internal)?;
-            (t, iceberg::keys(dataset, &root, &l.snaps))
+            (t, iceberg::keys(dataset, &root, &l.snaps), l.expiries)
         };
         // A collection running now must not delete what this table names, whatever state
         // the collection decided from.
@@ -157,6 +182,11 @@ impl<S: ObjectStore> Catalog<S> {
         let hint = table.head.to_string().into_bytes();
         self.put_table_file(w, &version_hint_key(dataset), hint, true)
             .await?;
+        // Stored metadata now names only this history's files.
+        self.fresh_tables
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(dataset.to_owned(), expiries);
         Ok(Some(table))
     }
 

@@ -41,6 +41,13 @@ pub fn metadata_prefix(dataset: &str) -> String {
     format!("datasets/{dataset}/metadata/")
 }
 
+/// The dataset whose Iceberg files `key` is among, if it is one.
+pub(crate) fn table_of(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix("datasets/")?;
+    let (name, file) = rest.split_once("/metadata/")?;
+    (!name.contains('/') && !file.contains('/')).then_some(name)
+}
+
 /// The key of the file that names the newest metadata version.
 pub fn version_hint_key(dataset: &str) -> String {
     format!("{}version-hint.text", metadata_prefix(dataset))

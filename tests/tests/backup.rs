@@ -49,19 +49,30 @@ async fn search(api: &Api) -> Value {
     v["hits"].clone()
 }
 
-fn stop_all(f: &mut Fleet) {
+/// Stops the fleet and empties its storage directory; returns that directory.
+fn stop_and_wipe(f: &mut Fleet) -> std::path::PathBuf {
     for s in SERVERS {
         f.stop(s, false);
     }
+    let objects = f.dir.path().join("objects");
+    std::fs::remove_dir_all(&objects).unwrap();
+    std::fs::create_dir_all(&objects).unwrap();
+    objects
 }
 
-#[tokio::test]
-async fn backup_wipe_restore_answers_the_same() {
+/// A started fleet with dataset `t` made by an ingest and an append: the two answers.
+async fn fleet_with_history() -> (Fleet, Api, Value, Value) {
     let mut f = Fleet::new(Some(TOKEN), "");
     f.start(&SERVERS);
     let api = Api::new(&f.url("gateway"), TOKEN);
     let (_, a) = api.ingest("name=t", "id\n1\n2\n3\n").await;
     let (_, b) = api.ingest("name=t&mode=append", "id\n10\n20\n").await;
+    (f, api, a, b)
+}
+
+#[tokio::test]
+async fn backup_wipe_restore_answers_the_same() {
+    let (mut f, api, a, b) = fleet_with_history().await;
     let (_, c) = api.ingest("name=t&mode=replace", "id\n7\n").await;
     let versions: Vec<u64> = [&a, &b, &c]
         .iter()
@@ -103,10 +114,7 @@ async fn backup_wipe_restore_answers_the_same() {
     assert_eq!(v["objects"], first["objects"]);
 
     // Wipe the fleet's storage; restore into it; start again.
-    stop_all(&mut f);
-    let objects = f.dir.path().join("objects");
-    std::fs::remove_dir_all(&objects).unwrap();
-    std::fs::create_dir_all(&objects).unwrap();
+    let objects = stop_and_wipe(&mut f);
     let (code, restored, err) = lakehouse(&f, &["restore", "--from", to]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(restored["objects"], first["objects"]);
@@ -124,9 +132,7 @@ async fn backup_wipe_restore_answers_the_same() {
     assert_eq!(search(&api).await, hits);
 
     // Damage one data object in the backup: the restore names it and writes nothing.
-    stop_all(&mut f);
-    std::fs::remove_dir_all(&objects).unwrap();
-    std::fs::create_dir_all(&objects).unwrap();
+    stop_and_wipe(&mut f);
     let victim = dir.join(a["object_key"].as_str().unwrap());
     let mut bytes = std::fs::read(&victim).unwrap();
     bytes[10] ^= 0xff;
@@ -151,11 +157,7 @@ async fn backup_wipe_restore_answers_the_same() {
 
 #[tokio::test]
 async fn backup_to_an_s3_bucket_and_restore_from_it() {
-    let mut f = Fleet::new(Some(TOKEN), "");
-    f.start(&SERVERS);
-    let api = Api::new(&f.url("gateway"), TOKEN);
-    let (_, a) = api.ingest("name=t", "id\n1\n2\n3\n").await;
-    let (_, b) = api.ingest("name=t&mode=append", "id\n10\n20\n").await;
+    let (mut f, api, a, b) = fleet_with_history().await;
     let versions = [&a, &b].map(|r| r["catalog_version"].as_u64().unwrap());
     let mut answers = Vec::new();
     for v in versions {
@@ -198,10 +200,7 @@ async fn backup_to_an_s3_bucket_and_restore_from_it() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(v["objects"], first["objects"]);
 
-    stop_all(&mut f);
-    let objects = f.dir.path().join("objects");
-    std::fs::remove_dir_all(&objects).unwrap();
-    std::fs::create_dir_all(&objects).unwrap();
+    stop_and_wipe(&mut f);
     let (code, restored, err) = lakehouse(&f, &with(&["restore", "--from", &to], &s3));
     assert_eq!(code, 0, "{err}");
     assert_eq!(restored["objects"], first["objects"]);

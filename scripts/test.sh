@@ -29,6 +29,14 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
 fi
 systemd-analyze --version | head -1
 
+step "docker-compose (validates deploy/compose.yaml with its own config command; Debian's package)"
+if ! command -v docker-compose >/dev/null 2>&1; then
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq docker-compose
+fi
+docker-compose version | head -1
+command -v script >/dev/null  # util-linux: the CLI tests' pseudo terminal
+
 step "S3 test server (Garage)"
 S3_ENV=$(scripts/s3-server.sh start)
 eval "$S3_ENV"
@@ -46,6 +54,16 @@ step "Iceberg readers (PyIceberg, DuckDB's iceberg extension; wheels from PyPI)"
 scripts/iceberg-clients.sh install
 LAKEHOUSE_TEST_ICEBERG_PYTHON=$(scripts/iceberg-clients.sh python)
 export LAKEHOUSE_TEST_ICEBERG_PYTHON
+
+step "a real browser for the web console (Chromium and chromedriver from Debian, Selenium from PyPI)"
+scripts/console-browser.sh install
+LAKEHOUSE_TEST_CONSOLE_PYTHON=$(scripts/console-browser.sh python)
+export LAKEHOUSE_TEST_CONSOLE_PYTHON
+
+step "the API fuzzer (schemathesis from PyPI, against a real fleet in tests/tests/openapi.rs)"
+scripts/api-fuzz.sh install
+LAKEHOUSE_TEST_SCHEMATHESIS=$(scripts/api-fuzz.sh bin)
+export LAKEHOUSE_TEST_SCHEMATHESIS
 
 step "clippy (-D warnings)"
 cargo clippy --release --workspace --all-targets --locked -- -D warnings

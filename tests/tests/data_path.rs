@@ -608,12 +608,61 @@ async fn formats_limits_and_cache() {
     let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
     assert_eq!(rows, 300);
 
+    // Parquet, and content negotiation: without `format`, `Accept` chooses (by q).
+    let accepting = |accept: &'static str, body: Value| {
+        reqwest::Client::new()
+            .post(format!("{}/v1/sql", f.url("gateway")))
+            .bearer_auth(TOKEN)
+            .header("accept", accept)
+            .json(&body)
+            .send()
+    };
+    let res = accepting("application/vnd.apache.parquet", json!({"sql": sql}))
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/vnd.apache.parquet"
+    );
+    assert_eq!(res.headers()["x-lakehouse-row-count"], "300");
+    let bytes = res.bytes().await.unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 300);
+    assert_eq!(batches[0].schema().field(1).name(), "region");
+    let res = accepting(
+        "text/csv;q=0.4, application/x-ndjson",
+        json!({"sql": sql, "max_rows": 2}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.headers()["content-type"], "application/x-ndjson");
+    assert_eq!(res.text().await.unwrap().lines().count(), 2);
+    let res = accepting(
+        "text/csv",
+        json!({"sql": sql, "max_rows": 1, "format": "json"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/json",
+        "the body field wins"
+    );
+    let res = accepting("image/png", json!({"sql": sql})).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_ACCEPTABLE);
+    let e: Value = res.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "not_acceptable", "{e}");
+
     assert_eq!(
         api.sql_with(json!({"sql": sql, "format": "xml"})).await.0,
         StatusCode::BAD_REQUEST
     );
     assert_eq!(
-        api.sql_with(json!({"sql": sql, "max_rows": 5_000_000}))
+        api.sql_with(json!({"sql": sql, "max_rows": 200_000_000}))
             .await
             .0,
         StatusCode::BAD_REQUEST

@@ -76,7 +76,8 @@ impl ClientError {
         }
     }
 
-    fn transport(url: &str, e: &reqwest::Error) -> Self {
+    /// The error for a request to `url` that got no answer (timeout, refused, reset).
+    pub fn transport(url: &str, e: &reqwest::Error) -> Self {
         if e.is_timeout() {
             Self::Timeout {
                 url: url.to_owned(),

@@ -181,39 +181,75 @@ fn default_url(port: u16) -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// The base URLs of a service's instances: one string, or a list of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instances(pub Vec<String>);
+
+impl Instances {
+    /// One instance.
+    pub fn one(url: impl Into<String>) -> Self {
+        Self(vec![url.into()])
+    }
+
+    /// The first instance (the only one of a service that runs as one).
+    pub fn first(&self) -> &str {
+        self.0.first().map_or("", String::as_str)
+    }
+}
+
+impl<'de> Deserialize<'de> for Instances {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        match OneOrMany::deserialize(d) {
+            Ok(OneOrMany::One(u)) => Ok(Self(vec![u])),
+            Ok(OneOrMany::Many(v)) => Ok(Self(v)),
+            Err(_) => Err(serde::de::Error::custom("expected a URL or a list of URLs")),
+        }
+    }
+}
+
 /// `[gateway]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GatewayConfig {
     /// Listen address.
     pub bind: String,
-    /// storaged base URL.
-    pub storaged_url: String,
-    /// catalogd base URL.
-    pub catalogd_url: String,
-    /// ingestd base URL.
-    pub ingestd_url: String,
-    /// queryd base URL.
-    pub queryd_url: String,
-    /// vectord base URL.
-    pub vectord_url: String,
+    /// storaged base URL, or several instances over one S3 bucket (balanced).
+    pub storaged_url: Instances,
+    /// catalogd base URL (one: it holds the catalog's authority).
+    pub catalogd_url: Instances,
+    /// ingestd base URL, or several instances (balanced).
+    pub ingestd_url: Instances,
+    /// queryd base URL, or several instances (balanced).
+    pub queryd_url: Instances,
+    /// vectord base URL (one: it owns the indexes it loads).
+    pub vectord_url: Instances,
     /// An upstream must send its response headers within this time, else 504.
     pub upstream_timeout_ms: u64,
     /// Connecting to an upstream must succeed within this time, else 502.
     pub connect_timeout_ms: u64,
+    /// How often the instances of an upstream with several are checked (`/health`); one that
+    /// does not answer is taken out until it does.
+    pub health_interval_ms: u64,
 }
 
 impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
             bind: "127.0.0.1:3110".into(),
-            storaged_url: default_url(3211),
-            catalogd_url: default_url(3212),
-            ingestd_url: default_url(3213),
-            queryd_url: default_url(3214),
-            vectord_url: default_url(3215),
+            storaged_url: Instances::one(default_url(3211)),
+            catalogd_url: Instances::one(default_url(3212)),
+            ingestd_url: Instances::one(default_url(3213)),
+            queryd_url: Instances::one(default_url(3214)),
+            vectord_url: Instances::one(default_url(3215)),
             upstream_timeout_ms: 60_000,
             connect_timeout_ms: 2_000,
+            health_interval_ms: 2_000,
         }
     }
 }
@@ -548,6 +584,8 @@ pub struct MaterializerConfig {
     pub max_rows_per_object: usize,
     /// Local directory for staging Parquet before upload.
     pub tmp_dir: String,
+    /// A Prometheus textfile the run's figures are written to (empty: none).
+    pub metrics_textfile: String,
 }
 
 impl Default for MaterializerConfig {
@@ -556,6 +594,7 @@ impl Default for MaterializerConfig {
             gateway_url: default_url(3110),
             max_rows_per_object: 100_000,
             tmp_dir: "data/tmp/materializer".into(),
+            metrics_textfile: String::new(),
         }
     }
 }
@@ -578,6 +617,8 @@ pub struct ReplayConfig {
     pub system_prompt: String,
     /// Local directory for staging Parquet, and for rows storage refused.
     pub tmp_dir: String,
+    /// A Prometheus textfile the run's figures are written to (empty: none).
+    pub metrics_textfile: String,
 }
 
 impl Default for ReplayConfig {
@@ -592,6 +633,7 @@ impl Default for ReplayConfig {
                             their ids in square brackets."
                 .into(),
             tmp_dir: "data/tmp/replay".into(),
+            metrics_textfile: String::new(),
         }
     }
 }
@@ -651,12 +693,29 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let g = &self.gateway;
         parse_bind("gateway.bind", &g.bind)?;
+        for (k, v, many) in [
+            ("gateway.storaged_url", &g.storaged_url, true),
+            ("gateway.catalogd_url", &g.catalogd_url, false),
+            ("gateway.ingestd_url", &g.ingestd_url, true),
+            ("gateway.queryd_url", &g.queryd_url, true),
+            ("gateway.vectord_url", &g.vectord_url, false),
+        ] {
+            match v.0.len() {
+                0 => return Err(ConfigError::invalid(k, "expected at least one URL")),
+                1 => {}
+                _ if !many => {
+                    return Err(ConfigError::invalid(
+                        k,
+                        "this service runs as one instance: give one URL",
+                    ));
+                }
+                _ => {}
+            }
+            for u in &v.0 {
+                parse_url(k, u)?;
+            }
+        }
         for (k, v) in [
-            ("gateway.storaged_url", &g.storaged_url),
-            ("gateway.catalogd_url", &g.catalogd_url),
-            ("gateway.ingestd_url", &g.ingestd_url),
-            ("gateway.queryd_url", &g.queryd_url),
-            ("gateway.vectord_url", &g.vectord_url),
             ("catalogd.storaged_url", &self.catalogd.storaged_url),
             ("ingestd.storaged_url", &self.ingestd.storaged_url),
             ("ingestd.catalogd_url", &self.ingestd.catalogd_url),
@@ -727,6 +786,7 @@ impl Config {
             ("common.request_timeout_ms", c.request_timeout_ms),
             ("gateway.upstream_timeout_ms", g.upstream_timeout_ms),
             ("gateway.connect_timeout_ms", g.connect_timeout_ms),
+            ("gateway.health_interval_ms", g.health_interval_ms),
             ("ingestd.max_upload_bytes", self.ingestd.max_upload_bytes),
             (
                 "ingestd.max_concurrent_ingests",

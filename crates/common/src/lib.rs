@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod layers;
+pub mod metric_family;
 pub mod metrics;
 pub mod policy;
 pub mod request_id;

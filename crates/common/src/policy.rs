@@ -102,6 +102,10 @@ pub fn need(method: &Method, path: &str, query: Option<&str>) -> Need {
             ..Need::role(write(Role::Write))
         },
         ["sql"] | ["embeddings"] | ["chat", ..] => Need::role(Role::Read),
+        // The gateway's report of every service's readiness.
+        ["health"] if reading => Need::role(Role::Read),
+        // The API's own description.
+        ["openapi.json"] if reading => Need::role(Role::Read),
         ["vectors", "index"] => Need::role(write(Role::Write)),
         ["vectors", "index", name] => Need {
             index: Some(decoded(name)),
@@ -142,6 +146,10 @@ mod tests {
             (Method::POST, "/catalog/append", None, Write),
             (Method::GET, "/catalog/list", None, Read),
             (Method::GET, "/iceberg/v1/config", None, Read),
+            (Method::GET, "/v1/health", None, Read),
+            (Method::GET, "/v1/openapi.json", None, Read),
+            (Method::PUT, "/v1/openapi.json", None, Admin),
+            (Method::POST, "/v1/health", None, Admin),
             (
                 Method::HEAD,
                 "/iceberg/v1/namespaces/lakehouse/tables/x",

@@ -13,7 +13,6 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Json, Router};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -23,6 +22,8 @@ use lakehouse_types::{HealthResponse, ReadyResponse};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::{AuthPolicy, Guard, require_auth};
 use crate::config::CommonConfig;
@@ -113,12 +114,10 @@ impl ServiceContext {
 /// auth, then the stack every request goes through. From the outside in: request id (and the
 /// per-request log span), metrics, JSON error shaping.
 pub fn app(ctx: &ServiceContext, protected: Router) -> Router {
-    let shared = Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .with_state(ctx.clone());
-    let metrics_route = Router::new()
-        .route("/metrics", get(render_metrics))
+    let shared = probe_routes().split_for_parts().0.with_state(ctx.clone());
+    let metrics_route = metrics_routes()
+        .split_for_parts()
+        .0
         .with_state(ctx.metrics.clone());
     let shared = layers::timeout(shared.merge(metrics_route), ctx.request_timeout);
     // Auth wraps every route; the middleware itself lets /health and /ready through.
@@ -152,6 +151,26 @@ async fn require_auth_except_public(
     }
 }
 
+fn probe_routes() -> OpenApiRouter<ServiceContext> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
+}
+
+fn metrics_routes() -> OpenApiRouter<Arc<Metrics>> {
+    OpenApiRouter::new().routes(routes!(render_metrics))
+}
+
+/// The document of the shared routes every service answers.
+pub fn shared_openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = probe_routes().into_openapi();
+    doc.merge(metrics_routes().into_openapi());
+    doc
+}
+
+/// Liveness: the process answers. No token needed.
+#[utoipa::path(get, path = "/health", tag = "probes", security(()),
+    responses((status = 200, description = "The process answers", body = HealthResponse)))]
 async fn health(State(ctx): State<ServiceContext>) -> Json<HealthResponse> {
     Json(HealthResponse {
         service: ctx.name.to_owned(),
@@ -160,6 +179,12 @@ async fn health(State(ctx): State<ServiceContext>) -> Json<HealthResponse> {
     })
 }
 
+/// Readiness: the service and what it depends on can serve. No token needed.
+#[utoipa::path(get, path = "/ready", tag = "probes", security(()),
+    responses(
+        (status = 200, description = "Ready", body = ReadyResponse),
+        (status = 503, description = "Not ready; `reasons` says why", body = ReadyResponse),
+    ))]
 async fn ready(State(ctx): State<ServiceContext>) -> Response {
     let reasons = ctx.ready.not_ready_reasons().await;
     let status = if reasons.is_empty() {
@@ -182,6 +207,10 @@ async fn ready(State(ctx): State<ServiceContext>) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// Prometheus text exposition of the service's figures.
+#[utoipa::path(get, path = "/metrics", tag = "probes",
+    responses((status = 200, description = "Prometheus text format 0.0.4",
+        content_type = "text/plain", body = String)))]
 async fn render_metrics(State(m): State<Arc<Metrics>>) -> Response {
     (
         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -17,5 +17,6 @@ pub mod progress;
 pub mod retry;
 pub mod runid;
 pub mod text;
+pub mod textfile;
 
 pub use context::JobContext;

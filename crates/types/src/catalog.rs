@@ -116,7 +116,7 @@ pub fn data_key_error(name: &str, key: &str) -> Option<String> {
 }
 
 /// One column of a dataset.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Column {
     /// Column name as written in the header.
     pub name: String,
@@ -146,7 +146,7 @@ fn yes() -> bool {
 }
 
 /// One Parquet object of a dataset.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct DataObject {
     /// Storage key.
     pub key: String,
@@ -157,7 +157,7 @@ pub struct DataObject {
 }
 
 /// A dataset's manifest, as stored at `_catalog/manifests/<name>.json`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Manifest {
     /// Dataset name.
     pub name: String,
@@ -182,7 +182,7 @@ pub struct Manifest {
 }
 
 /// `POST /catalog/register`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// Dataset name.
@@ -204,7 +204,7 @@ pub struct RegisterRequest {
 }
 
 /// `POST /catalog/append`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppendRequest {
     /// Dataset name.
@@ -227,7 +227,7 @@ pub struct AppendRequest {
 
 /// Answer of register and append: the manifest after the call, and whether it already held
 /// what was sent.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RegisterResponse {
     /// The manifest.
     #[serde(flatten)]
@@ -237,7 +237,7 @@ pub struct RegisterResponse {
 }
 
 /// `GET /catalog/list`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ManifestList {
     /// Every manifest, by name.
     pub manifests: Vec<Manifest>,
@@ -252,7 +252,7 @@ pub struct ManifestList {
 }
 
 /// `GET /catalog/version`.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CatalogVersion {
     /// Grows on every change.
     pub version: u64,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::Column;
 
 /// `POST /ingest` answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct IngestResponse {
     /// Dataset name.
     pub dataset: String,
@@ -29,12 +29,12 @@ pub struct IngestResponse {
 }
 
 /// `POST /sql` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SqlRequest {
     /// One read-only statement.
     pub sql: String,
-    /// `json` (default), `ndjson`, `csv` or `arrow`.
+    /// `json`, `ndjson`, `csv`, `arrow` or `parquet`; absent: from the `Accept` header, else `json`.
     #[serde(default)]
     pub format: Option<String>,
     /// Rows returned at most; beyond it the answer says `truncated`.
@@ -47,7 +47,7 @@ pub struct SqlRequest {
 }
 
 /// A result column.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ResultColumn {
     /// Name.
     pub name: String,
@@ -57,7 +57,7 @@ pub struct ResultColumn {
 }
 
 /// `POST /sql` JSON answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct SqlResponse {
     /// Result columns.
     pub columns: Vec<ResultColumn>,
@@ -75,7 +75,7 @@ pub struct SqlResponse {
 }
 
 /// One entry of `GET /sql/tables`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct TableInfo {
     /// View name (= dataset name).
     pub name: String,
@@ -88,7 +88,7 @@ pub struct TableInfo {
 }
 
 /// `GET /sql/tables`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct TablesResponse {
     /// One per dataset.
     pub tables: Vec<TableInfo>,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `GET /health` body.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct HealthResponse {
     /// The binary's name, e.g. `storaged`.
     pub service: String,
@@ -14,7 +14,7 @@ pub struct HealthResponse {
 }
 
 /// `GET /ready` body, for both 200 and 503.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ReadyResponse {
     /// The binary's name.
     pub service: String,
@@ -29,14 +29,14 @@ pub struct ReadyResponse {
 }
 
 /// The error envelope: `{"error":{"code","message","request_id"}}`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// The error itself.
     pub error: ErrorDetail,
 }
 
 /// Machine-readable code, human sentence and the request id to find it in the logs.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// snake_case tag clients match on, e.g. `not_found`.
     pub code: String,

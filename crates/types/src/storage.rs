@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `PUT /storage/objects/{key}` answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct PutResponse {
     /// The key as stored.
     pub key: String,
@@ -14,7 +14,7 @@ pub struct PutResponse {
 }
 
 /// One entry of a listing.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ObjectInfo {
     /// The object's key.
     pub key: String,
@@ -27,7 +27,7 @@ pub struct ObjectInfo {
 }
 
 /// `GET /storage/list` answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ListResponse {
     /// Objects in UTF-8 byte order of their keys.
     pub objects: Vec<ObjectInfo>,

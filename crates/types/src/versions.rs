@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What a read is pinned to: a catalog version, or the newest version at or before a time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum AsOf {
     /// A catalog version.
@@ -24,7 +24,7 @@ impl AsOf {
 }
 
 /// What a commit did to one thing the catalog records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeOp {
     /// A new dataset.
@@ -44,7 +44,7 @@ pub enum ChangeOp {
 }
 
 /// What a change is to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     /// A dataset.
@@ -55,7 +55,7 @@ pub enum ChangeKind {
 }
 
 /// One change of a commit, as the log lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChangeSummary {
     /// A dataset or an index.
     #[serde(default)]
@@ -74,7 +74,7 @@ pub struct ChangeSummary {
 }
 
 /// One commit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CommitInfo {
     /// The catalog version it made.
     pub version: u64,
@@ -87,7 +87,7 @@ pub struct CommitInfo {
 }
 
 /// `GET /catalog/log`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CommitLog {
     /// Commits after `after`, oldest first.
     pub commits: Vec<CommitInfo>,
@@ -99,7 +99,7 @@ pub struct CommitLog {
 }
 
 /// One snapshot of a dataset.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SnapshotInfo {
     /// The catalog version that made it (the snapshot's id).
     pub version: u64,
@@ -124,7 +124,7 @@ pub struct SnapshotInfo {
 }
 
 /// `GET /catalog/manifest/{name}/history`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct History {
     /// The dataset.
     pub name: String,
@@ -136,7 +136,7 @@ pub struct History {
 }
 
 /// `POST /catalog/manifest/{name}/rollback`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackRequest {
     /// The catalog version whose state of the dataset becomes current again.
@@ -147,7 +147,7 @@ pub struct RollbackRequest {
 }
 
 /// `POST /catalog/gc`: what one collection did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GcReport {
     /// Snapshots dropped by retention.
     pub snapshots_expired: u64,
@@ -169,7 +169,7 @@ pub struct GcReport {
 }
 
 /// `POST /catalog/index/{name}/commit` (vectord, after storing the index's state).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IndexCommitRequest {
     /// The stored state (`_vectors/<name>.commits/…`).
@@ -183,7 +183,7 @@ pub struct IndexCommitRequest {
 }
 
 /// A vector index's state recorded under a catalog version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IndexCommitInfo {
     /// The index.
     pub name: String,

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How distance is measured; smaller is closer.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Metric {

@@ -12,6 +12,7 @@ pub const MAX_K: usize = 1000;
 pub const MAX_EF: usize = 4096;
 
 /// How an index is built and searched.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Params {
     /// Vector length, 1..=4096.

@@ -12,10 +12,12 @@ use lakehouse_common::audit::AuditTarget;
 use lakehouse_common::extract::JsonBody;
 use lakehouse_common::{ApiError, Principal, request_id};
 use lakehouse_types::{
-    AppendRequest, AsOf, CatalogVersion, ChangeKind, CommitLog, GcReport, History, IndexCommitInfo,
-    IndexCommitRequest, Manifest, ManifestList, RegisterRequest, RollbackRequest,
+    AppendRequest, AsOf, CatalogVersion, ChangeKind, CommitLog, ErrorBody, GcReport, History,
+    IndexCommitInfo, IndexCommitRequest, Manifest, ManifestList, RegisterRequest, RegisterResponse,
+    RollbackRequest,
 };
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::Cat;
 use crate::error::api_error;
@@ -75,10 +77,13 @@ fn precondition(headers: &HeaderMap, body: Option<u64>) -> Result<Option<u64>, A
 }
 
 /// `?version=V` or `?at=RFC3339`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AtParams {
+    /// A catalog version (a whole number).
     version: Option<String>,
+    /// An RFC 3339 time: the newest version at or before it.
     at: Option<String>,
 }
 
@@ -102,7 +107,17 @@ impl AtParams {
     }
 }
 
-/// `POST /catalog/register`.
+/// `POST /catalog/register`: makes the dataset exactly these objects (create or replace).
+#[utoipa::path(post, path = "/catalog/register", tag = "catalog", request_body = RegisterRequest,
+    params(("If-Match" = Option<String>, Header, description = "Precondition: the dataset's current catalog version, as its ETag (`\"12\"`)")),
+    responses(
+        (status = 200, description = "Replaced, or already held exactly this (`existing`)", body = RegisterResponse,
+            headers(("ETag" = String, description = "The new catalog version"))),
+        (status = 201, description = "Created", body = RegisterResponse,
+            headers(("ETag" = String, description = "The new catalog version"))),
+        (status = 400, description = "`bad_request`, `invalid_name`, `invalid_precondition`: a bad name, schema, key or row count", body = ErrorBody),
+        (status = 409, description = "`version_conflict` (with `current_version`), `conflict`", body = ErrorBody),
+    ))]
 pub async fn register(
     State(c): State<Arc<Cat>>,
     principal: Option<Extension<Principal>>,
@@ -116,7 +131,18 @@ pub async fn register(
     Ok(audited(&name, answer(o)))
 }
 
-/// `POST /catalog/append`.
+/// `POST /catalog/append`: adds objects to a dataset (or creates it with `create`).
+#[utoipa::path(post, path = "/catalog/append", tag = "catalog", request_body = AppendRequest,
+    params(("If-Match" = Option<String>, Header, description = "Precondition: the dataset's current catalog version, as its ETag (`\"12\"`)")),
+    responses(
+        (status = 200, description = "Appended, or already held these objects (`existing`)", body = RegisterResponse,
+            headers(("ETag" = String, description = "The new catalog version"))),
+        (status = 201, description = "Created (`create`)", body = RegisterResponse,
+            headers(("ETag" = String, description = "The new catalog version"))),
+        (status = 400, description = "`bad_request`, `invalid_precondition`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset and no `create`", body = ErrorBody),
+        (status = 409, description = "`version_conflict`, `schema_mismatch`", body = ErrorBody),
+    ))]
 pub async fn append(
     State(c): State<Arc<Cat>>,
     principal: Option<Extension<Principal>>,
@@ -131,6 +157,14 @@ pub async fn append(
 }
 
 /// `GET /catalog/manifest/{name}`, now or `?version=` / `?at=`.
+#[utoipa::path(get, path = "/catalog/manifest/{name}", tag = "catalog", params(("name" = String, Path), AtParams),
+    responses(
+        (status = 200, description = "The manifest", body = Manifest,
+            headers(("ETag" = String, description = "Its catalog version"))),
+        (status = 400, description = "`invalid_as_of`", body = ErrorBody),
+        (status = 404, description = "`not_found`, `version_not_found`", body = ErrorBody),
+        (status = 410, description = "`version_expired`", body = ErrorBody),
+    ))]
 pub async fn get_manifest(
     State(c): State<Arc<Cat>>,
     Path(name): Path<String>,
@@ -150,13 +184,23 @@ pub async fn get_manifest(
 }
 
 /// `?expected_version=` on a delete (or `If-Match`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteParams {
+    /// Precondition: the dataset's current catalog version.
     expected_version: Option<u64>,
 }
 
 /// `DELETE /catalog/manifest/{name}`: the dataset ends; its snapshots stay until retention.
+#[utoipa::path(delete, path = "/catalog/manifest/{name}", tag = "catalog",
+    params(("name" = String, Path), DeleteParams, ("If-Match" = Option<String>, Header, description = "Precondition: the dataset's current catalog version, as its ETag (`\"12\"`)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "`invalid_precondition`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`version_conflict`", body = ErrorBody),
+    ))]
 pub async fn delete_manifest(
     State(c): State<Arc<Cat>>,
     Path(name): Path<String>,
@@ -168,7 +212,12 @@ pub async fn delete_manifest(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /catalog/manifest/{name}/history`.
+/// `GET /catalog/manifest/{name}/history`: the dataset's retained snapshots, newest first.
+#[utoipa::path(get, path = "/catalog/manifest/{name}/history", tag = "catalog", params(("name" = String, Path)),
+    responses(
+        (status = 200, description = "Its snapshots", body = History),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
 pub async fn history(
     State(c): State<Arc<Cat>>,
     Path(name): Path<String>,
@@ -176,7 +225,17 @@ pub async fn history(
     c.history(&name).map(Json).map_err(api_error)
 }
 
-/// `POST /catalog/manifest/{name}/rollback`.
+/// `POST /catalog/manifest/{name}/rollback`: the dataset as it was at `version`, as a new commit.
+#[utoipa::path(post, path = "/catalog/manifest/{name}/rollback", tag = "catalog",
+    params(("name" = String, Path), ("If-Match" = Option<String>, Header, description = "Precondition: the dataset's current catalog version, as its ETag (`\"12\"`)")), request_body = RollbackRequest,
+    responses(
+        (status = 200, description = "Rolled back", body = Manifest,
+            headers(("ETag" = String, description = "The new catalog version"))),
+        (status = 400, description = "`bad_request`, `invalid_precondition`", body = ErrorBody),
+        (status = 404, description = "`not_found`, `version_not_found`", body = ErrorBody),
+        (status = 409, description = "`version_conflict`", body = ErrorBody),
+        (status = 410, description = "`version_expired`", body = ErrorBody),
+    ))]
 pub async fn rollback(
     State(c): State<Arc<Cat>>,
     Path(name): Path<String>,
@@ -194,6 +253,13 @@ pub async fn rollback(
 }
 
 /// `GET /catalog/list`, now or as of a version.
+#[utoipa::path(get, path = "/catalog/list", tag = "catalog", params(AtParams),
+    responses(
+        (status = 200, description = "Every manifest the caller may see", body = ManifestList),
+        (status = 400, description = "`invalid_as_of`", body = ErrorBody),
+        (status = 404, description = "`version_not_found`", body = ErrorBody),
+        (status = 410, description = "`version_expired`", body = ErrorBody),
+    ))]
 pub async fn list(
     State(c): State<Arc<Cat>>,
     principal: Option<Extension<Principal>>,
@@ -216,6 +282,13 @@ pub async fn list(
 }
 
 /// `GET /catalog/version`, or with `?at=` the version at a time.
+#[utoipa::path(get, path = "/catalog/version", tag = "catalog", params(AtParams),
+    responses(
+        (status = 200, description = "The version", body = CatalogVersion),
+        (status = 400, description = "`invalid_as_of`", body = ErrorBody),
+        (status = 404, description = "`version_not_found`", body = ErrorBody),
+        (status = 410, description = "`version_expired`", body = ErrorBody),
+    ))]
 pub async fn version(
     State(c): State<Arc<Cat>>,
     Query(at): Query<AtParams>,
@@ -228,11 +301,15 @@ pub async fn version(
 }
 
 /// `?after=&limit=` on the log.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LogParams {
+    /// Commits after this catalog version (default 0).
     #[serde(default)]
+    #[param(required = false)]
     after: u64,
+    /// Commits per page, 1..=1000 (default 100).
     limit: Option<usize>,
 }
 
@@ -241,6 +318,12 @@ pub const MAX_LOG_PAGE: usize = 1_000;
 
 /// `GET /catalog/log`: commits after `after`, oldest first; a dataset-scoped caller sees
 /// only changes to its datasets.
+#[utoipa::path(get, path = "/catalog/log", tag = "catalog", params(LogParams),
+    responses(
+        (status = 200, description = "One page of commits", body = CommitLog),
+        (status = 400, description = "`bad_request`: a limit out of range", body = ErrorBody),
+        (status = 410, description = "`version_expired`: those commits are gone", body = ErrorBody),
+    ))]
 pub async fn log(
     State(c): State<Arc<Cat>>,
     principal: Option<Extension<Principal>>,
@@ -267,11 +350,19 @@ pub async fn log(
 }
 
 /// `POST /catalog/gc`: retention and collection now.
+#[utoipa::path(post, path = "/catalog/gc", tag = "catalog",
+    responses((status = 200, description = "What the collection did", body = GcReport)))]
 pub async fn gc(State(c): State<Arc<Cat>>) -> Result<Json<GcReport>, ApiError> {
     c.gc().await.map(Json).map_err(api_error)
 }
 
 /// `POST /catalog/index/{name}/commit`: vectord records an index state it has stored.
+#[utoipa::path(post, path = "/catalog/index/{name}/commit", tag = "catalog",
+    params(("name" = String, Path)), request_body = IndexCommitRequest,
+    responses(
+        (status = 200, description = "Recorded", body = IndexCommitInfo),
+        (status = 400, description = "`bad_request`: a key outside the index's prefix", body = ErrorBody),
+    ))]
 pub async fn commit_index(
     State(c): State<Arc<Cat>>,
     Path(name): Path<String>,
@@ -289,6 +380,13 @@ pub async fn commit_index(
 
 /// `GET /catalog/index/{name}?version=…` or `?at=…`: the index commit current then (now,
 /// without either).
+#[utoipa::path(get, path = "/catalog/index/{name}", tag = "catalog", params(("name" = String, Path), AtParams),
+    responses(
+        (status = 200, description = "The commit", body = IndexCommitInfo),
+        (status = 400, description = "`invalid_as_of`", body = ErrorBody),
+        (status = 404, description = "`not_found`, `version_not_found`", body = ErrorBody),
+        (status = 410, description = "`version_expired`", body = ErrorBody),
+    ))]
 pub async fn index_at(
     State(c): State<Arc<Cat>>,
     Path(name): Path<String>,

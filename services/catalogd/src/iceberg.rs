@@ -12,14 +12,17 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::any;
 use axum::{Extension, Json, Router};
 use lakehouse_catalog::CatalogError;
 use lakehouse_catalog::iceberg::NAMESPACE;
 use lakehouse_common::Principal;
 use lakehouse_common::access::caller;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
 use crate::Cat;
 
@@ -59,13 +62,33 @@ impl RestError {
     }
 }
 
+/// The Iceberg REST error model: `{"error": {"message", "type", "code"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IcebergErrorModel {
+    error: IcebergErrorDetail,
+}
+
+/// One Iceberg REST error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IcebergErrorDetail {
+    /// A sentence for a person.
+    message: String,
+    /// The exception a client raises, e.g. `NoSuchTableException`.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// The HTTP status again.
+    code: u16,
+}
+
 impl IntoResponse for RestError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {
-            "message": self.message,
-            "type": self.kind,
-            "code": self.status.as_u16(),
-        }});
+        let body = IcebergErrorModel {
+            error: IcebergErrorDetail {
+                message: self.message,
+                kind: self.kind,
+                code: self.status.as_u16(),
+            },
+        };
         (self.status, Json(body)).into_response()
     }
 }
@@ -88,28 +111,34 @@ impl From<CatalogError> for RestError {
     }
 }
 
-/// The routes, under `/iceberg/v1`.
+/// A method router whose other methods answer 406: the REST write routes are not ours.
+fn read_only_else<S: Clone + Send + Sync + 'static>(
+    (schemas, paths, methods): UtoipaMethodRouter<S>,
+) -> UtoipaMethodRouter<S> {
+    (schemas, paths, methods.fallback(read_only))
+}
+
+fn routes() -> OpenApiRouter<Arc<RestState>> {
+    OpenApiRouter::new()
+        .routes(routes!(config))
+        .routes(read_only_else(routes!(namespaces)))
+        .routes(read_only_else(routes!(namespace, namespace_exists)))
+        .routes(read_only_else(routes!(tables)))
+        .routes(read_only_else(routes!(load_table, table_exists)))
+}
+
+/// The routes, under `/iceberg/v1`; anything else under `/iceberg` is the spec's 404.
 pub fn router(state: RestState) -> Router {
-    Router::new()
-        .route("/iceberg/v1/config", get(config))
-        .route(
-            "/iceberg/v1/namespaces",
-            get(namespaces).fallback(read_only),
-        )
-        .route(
-            "/iceberg/v1/namespaces/{ns}",
-            get(namespace).head(namespace_exists).fallback(read_only),
-        )
-        .route(
-            "/iceberg/v1/namespaces/{ns}/tables",
-            get(tables).fallback(read_only),
-        )
-        .route(
-            "/iceberg/v1/namespaces/{ns}/tables/{table}",
-            get(load_table).head(table_exists).fallback(read_only),
-        )
+    routes()
+        .split_for_parts()
+        .0
         .route("/iceberg/{*rest}", any(unknown_route))
         .with_state(Arc::new(state))
+}
+
+/// The OpenAPI document of the Iceberg routes.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
 }
 
 async fn unknown_route() -> RestError {
@@ -139,6 +168,8 @@ const ENDPOINTS: [&str; 7] = [
 ];
 
 /// `GET /v1/config`: no prefix, the storage settings as defaults, the routes served.
+#[utoipa::path(get, path = "/iceberg/v1/config", tag = "iceberg",
+    responses((status = 200, description = "Iceberg REST CatalogConfig", body = serde_json::Value)))]
 async fn config(State(s): State<Arc<RestState>>) -> Json<Value> {
     Json(json!({
         "defaults": s.storage,
@@ -156,11 +187,22 @@ fn check_namespace(ns: &str) -> Result<(), RestError> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct NamespacesQuery {
+    /// List the namespaces under this one.
     parent: Option<String>,
 }
 
+const NS_ERRORS: &str = "Iceberg error model; `NoSuchNamespaceException`";
+
+/// Iceberg REST `listNamespaces`: the one namespace.
+#[utoipa::path(get, path = "/iceberg/v1/namespaces", tag = "iceberg", params(NamespacesQuery),
+    responses(
+        (status = 200, description = "ListNamespacesResponse", body = serde_json::Value),
+        (status = 404, description = NS_ERRORS, body = IcebergErrorModel),
+        (status = 406, description = "`UnsupportedOperationException`: writes are not served", body = IcebergErrorModel),
+    ))]
 async fn namespaces(Query(q): Query<NamespacesQuery>) -> Result<Json<Value>, RestError> {
     let list = match q.parent.as_deref() {
         None | Some("") => vec![vec![NAMESPACE]],
@@ -172,6 +214,13 @@ async fn namespaces(Query(q): Query<NamespacesQuery>) -> Result<Json<Value>, Res
     Ok(Json(json!({"namespaces": list})))
 }
 
+/// Iceberg REST `loadNamespaceMetadata`.
+#[utoipa::path(get, path = "/iceberg/v1/namespaces/{ns}", tag = "iceberg", params(("ns" = String, Path)),
+    responses(
+        (status = 200, description = "GetNamespaceResponse", body = serde_json::Value),
+        (status = 404, description = NS_ERRORS, body = IcebergErrorModel),
+        (status = 406, description = "`UnsupportedOperationException`: writes are not served", body = IcebergErrorModel),
+    ))]
 async fn namespace(Path(ns): Path<String>) -> Result<Json<Value>, RestError> {
     check_namespace(&ns)?;
     Ok(Json(json!({
@@ -180,19 +229,39 @@ async fn namespace(Path(ns): Path<String>) -> Result<Json<Value>, RestError> {
     })))
 }
 
+/// Iceberg REST `namespaceExists`.
+#[utoipa::path(head, path = "/iceberg/v1/namespaces/{ns}", tag = "iceberg", params(("ns" = String, Path)),
+    responses(
+        (status = 204, description = "It exists"),
+        (status = 404, description = NS_ERRORS, body = IcebergErrorModel),
+    ))]
 async fn namespace_exists(Path(ns): Path<String>) -> Result<StatusCode, RestError> {
     check_namespace(&ns)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
+    /// With a token (even empty), pages of `pageSize`; the next one starts after it.
     #[serde(rename = "pageToken")]
+    #[param(rename = "pageToken")]
     page_token: Option<String>,
+    /// Tables per page, at least 1.
     #[serde(rename = "pageSize")]
+    #[param(rename = "pageSize")]
     page_size: Option<String>,
 }
 
+/// Iceberg REST `listTables`: every dataset the caller may read.
+#[utoipa::path(get, path = "/iceberg/v1/namespaces/{ns}/tables", tag = "iceberg",
+    params(("ns" = String, Path), PageQuery),
+    responses(
+        (status = 200, description = "ListTablesResponse", body = serde_json::Value),
+        (status = 400, description = "`BadRequestException`: a bad pageSize", body = IcebergErrorModel),
+        (status = 404, description = NS_ERRORS, body = IcebergErrorModel),
+        (status = 406, description = "`UnsupportedOperationException`: writes are not served", body = IcebergErrorModel),
+    ))]
 async fn tables(
     State(s): State<Arc<RestState>>,
     principal: Option<Extension<Principal>>,
@@ -241,6 +310,14 @@ async fn tables(
     Ok(Json(body))
 }
 
+/// Iceberg REST `loadTable`: format-version 2 metadata of the dataset's current snapshot.
+#[utoipa::path(get, path = "/iceberg/v1/namespaces/{ns}/tables/{table}", tag = "iceberg",
+    params(("ns" = String, Path), ("table" = String, Path)),
+    responses(
+        (status = 200, description = "LoadTableResult", body = serde_json::Value),
+        (status = 404, description = "Iceberg error model; `NoSuchNamespaceException`, `NoSuchTableException`", body = IcebergErrorModel),
+        (status = 406, description = "`UnsupportedOperationException`: writes are not served", body = IcebergErrorModel),
+    ))]
 async fn load_table(
     State(s): State<Arc<RestState>>,
     Path((ns, table)): Path<(String, String)>,
@@ -254,6 +331,13 @@ async fn load_table(
     })))
 }
 
+/// Iceberg REST `tableExists`.
+#[utoipa::path(head, path = "/iceberg/v1/namespaces/{ns}/tables/{table}", tag = "iceberg",
+    params(("ns" = String, Path), ("table" = String, Path)),
+    responses(
+        (status = 204, description = "It exists"),
+        (status = 404, description = "Iceberg error model; `NoSuchNamespaceException`, `NoSuchTableException`", body = IcebergErrorModel),
+    ))]
 async fn table_exists(
     State(s): State<Arc<RestState>>,
     Path((ns, table)): Path<(String, String)>,

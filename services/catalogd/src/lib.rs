@@ -16,13 +16,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, post};
 use lakehouse_client::{ServiceClient, StorageClient};
 use lakehouse_common::config::Backend;
 use lakehouse_common::server::{BoxFuture, ReadyCheck};
 use lakehouse_common::startup::RunError;
 use lakehouse_common::{LoadedConfig, ServiceContext, layers, metrics, serve};
 use tokio::net::TcpListener;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use lakehouse_catalog::Catalog;
 
@@ -61,34 +62,46 @@ impl ReadyCheck for CatalogReady {
     }
 }
 
+fn write_routes() -> OpenApiRouter<Arc<Cat>> {
+    OpenApiRouter::new()
+        .routes(routes!(handlers::register))
+        .routes(routes!(handlers::append))
+        .routes(routes!(handlers::commit_index))
+        .routes(routes!(handlers::rollback))
+}
+
+fn read_routes() -> OpenApiRouter<Arc<Cat>> {
+    OpenApiRouter::new()
+        .routes(routes!(handlers::get_manifest, handlers::delete_manifest))
+        .routes(routes!(handlers::history))
+        .routes(routes!(handlers::list))
+        .routes(routes!(handlers::version))
+        .routes(routes!(handlers::log))
+        .routes(routes!(handlers::index_at))
+        .routes(routes!(handlers::gc))
+}
+
 /// The routes, over `catalog`; the Iceberg REST routes when `iceberg` is given.
 pub fn router(catalog: Arc<Cat>, iceberg: Option<iceberg::RestState>) -> Router {
-    let writes = Router::new()
-        .route("/catalog/register", post(handlers::register))
-        .route("/catalog/append", post(handlers::append))
-        .route("/catalog/index/{name}/commit", post(handlers::commit_index))
-        .route(
-            "/catalog/manifest/{name}/rollback",
-            post(handlers::rollback),
-        )
+    let writes = write_routes()
+        .split_for_parts()
+        .0
         .with_state(catalog.clone());
-    let reads = Router::new()
-        .route(
-            "/catalog/manifest/{name}",
-            get(handlers::get_manifest).delete(handlers::delete_manifest),
-        )
-        .route("/catalog/manifest/{name}/history", get(handlers::history))
-        .route("/catalog/list", get(handlers::list))
-        .route("/catalog/version", get(handlers::version))
-        .route("/catalog/log", get(handlers::log))
-        .route("/catalog/index/{name}", get(handlers::index_at))
-        .route("/catalog/gc", post(handlers::gc))
-        .with_state(catalog);
+    let reads = read_routes().split_for_parts().0.with_state(catalog);
     let routes = layers::body_limit(writes, MAX_MANIFEST_BODY).merge(reads);
     match iceberg {
         Some(state) => routes.merge(iceberg::router(state)),
         None => routes,
     }
+}
+
+/// The OpenAPI document of [`router`]'s routes (with the Iceberg ones), from the same
+/// registrations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = write_routes().into_openapi();
+    doc.merge(read_routes().into_openapi());
+    doc.merge(iceberg::openapi());
+    doc
 }
 
 /// The app and its catalog (not yet loaded: call [`Catalog::load`]).

@@ -5,6 +5,11 @@
 //! Layout: [`upstreams`] is the routing table (data from config); [`proxy`] forwards one
 //! request; this file builds the router, the readiness check and the service's life.
 
+pub mod console;
+pub mod figures;
+pub mod fleet_health;
+pub mod instances;
+pub mod openapi;
 pub mod proxy;
 pub mod upstreams;
 
@@ -19,6 +24,8 @@ use lakehouse_common::server::{BoxFuture, ReadyCheck};
 use lakehouse_common::startup::RunError;
 use lakehouse_common::{LoadedConfig, ServiceContext, serve};
 use tokio::net::TcpListener;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::proxy::ProxyState;
 use crate::upstreams::Upstream;
@@ -26,15 +33,33 @@ use crate::upstreams::Upstream;
 /// The crate version, reported by `/health`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Ready when every required upstream answers `/health`.
-struct UpstreamsReady(Vec<(&'static str, ServiceClient)>);
+/// Ready when every required upstream has an instance that answers `/health`.
+struct UpstreamsReady(Vec<fleet_health::Probe>);
 
 impl ReadyCheck for UpstreamsReady {
     fn not_ready_reasons(&self) -> BoxFuture<'_, Vec<String>> {
         Box::pin(async move {
             let rid = lakehouse_common::request_id::current()
                 .unwrap_or_else(lakehouse_common::request_id::generate);
-            lakehouse_client::unhealthy(&self.0, &rid).await
+            let mut reasons = Vec::new();
+            for name in self
+                .0
+                .iter()
+                .map(|p| p.service)
+                .collect::<std::collections::BTreeSet<_>>()
+            {
+                let of: Vec<(&'static str, ServiceClient)> = self
+                    .0
+                    .iter()
+                    .filter(|p| p.service == name)
+                    .map(|p| (p.service, p.client.clone()))
+                    .collect();
+                let down = lakehouse_client::unhealthy(&of, &rid).await;
+                if down.len() == of.len() {
+                    reasons.extend(down);
+                }
+            }
+            reasons
         })
     }
 }
@@ -58,15 +83,23 @@ pub fn app(loaded: &LoadedConfig, env: &dyn Env) -> Result<Router, RunError> {
         env.var("LAKEHOUSE_CHAT_API_KEY"),
         env.var("LAKEHOUSE_EMBED_API_KEY"),
     );
+    let interval = Duration::from_millis(cfg.gateway.health_interval_ms);
     let mut probes = Vec::new();
     for up in table.iter().filter(|u| u.required) {
-        if let Some(base) = &up.base {
-            probes.push((
-                up.name,
-                ServiceClient::with_http(base, token, http.clone())?,
-            ));
+        for (i, base) in up.instances.bases.iter().enumerate() {
+            probes.push(fleet_health::Probe {
+                service: up.name,
+                instance: i,
+                client: ServiceClient::with_http(base, token, http.clone())?,
+            });
+        }
+        if up.instances.bases.len() > 1 {
+            instances::watch(up.name, up.instances.clone(), http.clone(), interval);
         }
     }
+    let fleet = fleet_health::FleetProbes {
+        services: Arc::new(probes.clone()),
+    };
     let ctx = ServiceContext::new(
         "gateway",
         VERSION,
@@ -75,15 +108,23 @@ pub fn app(loaded: &LoadedConfig, env: &dyn Env) -> Result<Router, RunError> {
         &cfg.common,
     );
     let timeout = Duration::from_millis(cfg.gateway.upstream_timeout_ms);
+    let figures = figures::Figures::register(&ctx.metrics);
     let scheme = if cfg.common.tls_cert.is_some() {
         "https"
     } else {
         "http"
     };
-    Ok(lakehouse_common::app(
-        &ctx,
-        router(table, &forward, timeout, scheme),
-    ))
+    let own = own_routes().split_for_parts().0.with_state(fleet);
+    let api = router(table, &forward, timeout, scheme, &figures).merge(own);
+    // The console's static files sit outside the authenticated app: they hold no data.
+    Ok(console::router().merge(lakehouse_common::app(&ctx, api)))
+}
+
+/// The routes the gateway answers itself under `/v1`.
+fn own_routes() -> OpenApiRouter<fleet_health::FleetProbes> {
+    OpenApiRouter::new()
+        .routes(routes!(fleet_health::fleet_health))
+        .routes(routes!(openapi::openapi_json))
 }
 
 /// The `/v1` routes for a routing table.
@@ -92,6 +133,7 @@ pub fn router(
     http: &proxy::UpstreamClient,
     timeout: Duration,
     scheme: &'static str,
+    figures: &figures::Figures,
 ) -> Router {
     let mut router = Router::new();
     for up in table {
@@ -100,6 +142,7 @@ pub fn router(
             http: http.clone(),
             timeout,
             scheme,
+            figures: figures.clone(),
         };
         for route in state.upstream.routes {
             router = router.route(route, any(proxy::forward).with_state(state.clone()));

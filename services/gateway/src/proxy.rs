@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -24,6 +24,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use lakehouse_common::access::CLIENT_HEADER;
 use lakehouse_common::{ApiError, Principal};
 
+use crate::figures::{Failure, Figures};
 use crate::upstreams::{Upstream, UpstreamAuth};
 
 /// The connection pool requests are forwarded through (http and https upstreams).
@@ -59,6 +60,8 @@ pub struct ProxyState {
     pub timeout: Duration,
     /// `http` or `https`: how clients reach the gateway, for `X-Forwarded-Proto`.
     pub scheme: &'static str,
+    /// Per-upstream metrics.
+    pub figures: Figures,
 }
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus those we set.
@@ -97,21 +100,42 @@ pub fn upstream_url(base: &str, uri: &http::Uri) -> String {
     }
 }
 
-/// Forwards the request to this route's upstream.
+/// Forwards the request to this route's upstream, and counts how that went.
 pub async fn forward(
     State(ps): State<ProxyState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response {
+    let started = Instant::now();
+    let (res, failure) = match forward_once(&ps, peer, req).await {
+        Ok(res) if res.status().is_server_error() => (res, Some(Failure::Upstream5xx)),
+        Ok(res) => (res, None),
+        Err((failure, res)) => (res, Some(failure)),
+    };
+    ps.figures.record(
+        ps.upstream.name,
+        res.status().as_u16(),
+        failure,
+        started.elapsed(),
+    );
+    res
+}
+
+async fn forward_once(
+    ps: &ProxyState,
+    peer: SocketAddr,
+    req: Request,
+) -> Result<Response, (Failure, Response)> {
     let up = &ps.upstream;
-    let Some(base) = &up.base else {
-        return ApiError::unavailable(format!(
+    let order = up.instances.order();
+    if order.is_empty() {
+        let e = ApiError::unavailable(format!(
             "no {} server is configured for this gateway",
             up.name
         ))
-        .with_code("not_configured")
-        .into_response();
-    };
+        .with_code("not_configured");
+        return Err((Failure::NotConfigured, e.into_response()));
+    }
     let (parts, body) = req.into_parts();
     let declared = parts
         .headers
@@ -119,12 +143,8 @@ pub async fn forward(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > up.max_body) {
-        return too_large(up.max_body);
+        return Err((Failure::BodyTooLarge, too_large(up.max_body)));
     }
-    let url = upstream_url(base, &parts.uri);
-    let Ok(uri) = http::Uri::try_from(url.as_str()) else {
-        return ApiError::bad_request("the request path cannot be forwarded").into_response();
-    };
     let mut headers = parts.headers.clone();
     strip_hop_by_hop(&mut headers);
     headers.remove(header::AUTHORIZATION);
@@ -145,44 +165,96 @@ pub async fn forward(
     {
         headers.insert(CLIENT_HEADER, v);
     }
-    // Count bytes as they pass so a body without Content-Length cannot exceed the cap.
+    // With several instances, a small body is held so the request can go to the next one
+    // when connecting fails; a large or unsized one streams to the first, without a retry.
+    let chunked = parts.headers.contains_key(header::TRANSFER_ENCODING);
+    let replayable = order.len() > 1 && !chunked && declared.unwrap_or(0) <= REPLAYABLE_BODY;
+    let (held, mut streamed) = if replayable {
+        match axum::body::to_bytes(body, REPLAYABLE_BODY as usize).await {
+            Ok(b) => (Some(b), None),
+            Err(_) => {
+                let e = ApiError::bad_request("the request body could not be read")
+                    .with_code("body_read_failed");
+                return Err((Failure::Broken, e.into_response()));
+            }
+        }
+    } else {
+        (None, Some(body))
+    };
     let exceeded = Arc::new(AtomicBool::new(false));
-    let flag = exceeded.clone();
     let cap = up.max_body;
+    let tries = if held.is_some() { order.len() } else { 1 };
+    let mut last = None;
+    for &i in order.iter().take(tries) {
+        let url = upstream_url(&up.instances.bases[i], &parts.uri);
+        let Ok(uri) = http::Uri::try_from(url.as_str()) else {
+            return Ok(
+                ApiError::bad_request("the request path cannot be forwarded").into_response(),
+            );
+        };
+        let body = match (&held, streamed.take()) {
+            (Some(b), _) => Body::from(b.clone()),
+            (None, Some(b)) => counted(b, cap, exceeded.clone()),
+            (None, None) => break,
+        };
+        let mut upstream_req = http::Request::new(body);
+        *upstream_req.method_mut() = parts.method.clone();
+        *upstream_req.uri_mut() = uri;
+        *upstream_req.headers_mut() = headers.clone();
+        let send = ps.http.request(upstream_req);
+        let res = match tokio::time::timeout(ps.timeout, send).await {
+            Err(_) => {
+                let e = ApiError::gateway_timeout(format!(
+                    "{} did not answer within {} ms",
+                    up.name,
+                    ps.timeout.as_millis()
+                ))
+                .with_code("upstream_timeout");
+                return Err((Failure::Timeout, e.into_response()));
+            }
+            Ok(Err(_)) if exceeded.load(Ordering::Relaxed) => {
+                return Err((Failure::BodyTooLarge, too_large(cap)));
+            }
+            Ok(Err(e)) if e.is_connect() => {
+                // Nothing reached it: take it out and try the next one.
+                if up.instances.mark(i, false) {
+                    tracing::warn!(upstream = up.name, instance = %up.instances.bases[i], "instance taken out: connecting failed");
+                }
+                last = Some(transport_error(up.name, &e));
+                continue;
+            }
+            Ok(Err(e)) => return Err(transport_error(up.name, &e)),
+            Ok(Ok(res)) => res,
+        };
+        let (mut head, body) = res.into_parts();
+        strip_hop_by_hop(&mut head.headers);
+        return Ok(Response::from_parts(head, Body::new(body)));
+    }
+    Err(last.unwrap_or_else(|| {
+        let e = ApiError::bad_gateway(format!("{} is unreachable", up.name))
+            .with_code("upstream_unavailable");
+        (Failure::Unreachable, e.into_response())
+    }))
+}
+
+/// Bodies up to this size are held for a retry on another instance.
+const REPLAYABLE_BODY: u64 = 1 << 20;
+
+/// The body as a stream that counts bytes as they pass, so a body without `Content-Length`
+/// cannot exceed the cap.
+fn counted(body: Body, cap: u64, exceeded: Arc<AtomicBool>) -> Body {
     let mut seen = 0u64;
-    let stream = body.into_data_stream().map(move |chunk| {
+    Body::from_stream(body.into_data_stream().map(move |chunk| {
         let chunk = chunk.map_err(std::io::Error::other)?;
         seen += chunk.len() as u64;
         if seen > cap {
-            flag.store(true, Ordering::Relaxed);
+            exceeded.store(true, Ordering::Relaxed);
             return Err(std::io::Error::other(
                 "request body exceeds the gateway's cap",
             ));
         }
         Ok(chunk)
-    });
-    let mut upstream_req = http::Request::new(Body::from_stream(stream));
-    *upstream_req.method_mut() = parts.method.clone();
-    *upstream_req.uri_mut() = uri;
-    *upstream_req.headers_mut() = headers;
-    let send = ps.http.request(upstream_req);
-    let res = match tokio::time::timeout(ps.timeout, send).await {
-        Err(_) => {
-            return ApiError::gateway_timeout(format!(
-                "{} did not answer within {} ms",
-                up.name,
-                ps.timeout.as_millis()
-            ))
-            .with_code("upstream_timeout")
-            .into_response();
-        }
-        Ok(Err(_)) if exceeded.load(Ordering::Relaxed) => return too_large(cap),
-        Ok(Err(e)) => return transport_error(up.name, &e),
-        Ok(Ok(res)) => res,
-    };
-    let (mut head, body) = res.into_parts();
-    strip_hop_by_hop(&mut head.headers);
-    Response::from_parts(head, Body::new(body))
+    }))
 }
 
 fn too_large(cap: u64) -> Response {
@@ -192,17 +264,20 @@ fn too_large(cap: u64) -> Response {
     .into_response()
 }
 
-fn transport_error(name: &str, e: &hyper_util::client::legacy::Error) -> Response {
-    let err = if e.is_connect() {
-        ApiError::bad_gateway(format!("{name} is unreachable")).with_code("upstream_unavailable")
+fn transport_error(name: &str, e: &hyper_util::client::legacy::Error) -> (Failure, Response) {
+    let (failure, err) = if e.is_connect() {
+        let e = ApiError::bad_gateway(format!("{name} is unreachable"))
+            .with_code("upstream_unavailable");
+        (Failure::Unreachable, e)
     } else {
         // The client's own body failed (a disconnect), or the upstream closed or answered
         // something that is not HTTP.
-        ApiError::bad_gateway(format!("{name} request failed: {}", chain(e)))
-            .with_code("upstream_error")
+        let e = ApiError::bad_gateway(format!("{name} request failed: {}", chain(e)))
+            .with_code("upstream_error");
+        (Failure::Broken, e)
     };
     tracing::warn!(upstream = name, error = %chain(e), "upstream call failed");
-    err.into_response()
+    (failure, err.into_response())
 }
 
 fn chain(e: &dyn std::error::Error) -> String {

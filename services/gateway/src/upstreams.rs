@@ -1,7 +1,11 @@
 //! The routing table: which `/v1` prefix goes to which upstream, with which body cap and
 //! which credentials. Kept as data so the whole public surface reads in one place.
 
-use lakehouse_common::config::Config;
+use std::sync::Arc;
+
+use lakehouse_common::config::{Config, Instances as Urls};
+
+use crate::instances::Instances;
 
 /// Credentials the gateway sends upstream.
 #[derive(Debug, Clone)]
@@ -17,8 +21,8 @@ pub enum UpstreamAuth {
 pub struct Upstream {
     /// Service name for messages and readiness.
     pub name: &'static str,
-    /// Base URL without trailing slash; `None` when not configured.
-    pub base: Option<String>,
+    /// Its instances (none when not configured).
+    pub instances: Arc<Instances>,
     /// Route patterns under `/v1` that go here.
     pub routes: &'static [&'static str],
     /// Largest request body forwarded.
@@ -39,9 +43,14 @@ pub fn table(
     embed_key: Option<String>,
 ) -> Vec<Upstream> {
     let g = &config.gateway;
-    let internal = |name, base: &str, routes, max_body| Upstream {
+    let internal = |name, urls: &Urls, routes, max_body| Upstream {
         name,
-        base: Some(base.trim_end_matches('/').to_owned()),
+        instances: Instances::new(
+            urls.0
+                .iter()
+                .map(|u| u.trim_end_matches('/').to_owned())
+                .collect(),
+        ),
         routes,
         max_body,
         auth: UpstreamAuth::Internal(token.map(str::to_owned)),
@@ -49,7 +58,11 @@ pub fn table(
     };
     let external = |name, base: &Option<String>, routes, key: Option<String>| Upstream {
         name,
-        base: base.as_ref().map(|b| b.trim_end_matches('/').to_owned()),
+        instances: Instances::new(
+            base.iter()
+                .map(|b| b.trim_end_matches('/').to_owned())
+                .collect(),
+        ),
         routes,
         max_body: 16 * MIB,
         auth: UpstreamAuth::External(key),

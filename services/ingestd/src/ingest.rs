@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 
 use crate::conform::conform;
 use crate::convert::{self, Limits};
+use crate::figures::Figures;
 use crate::scan::Scan;
 use crate::upload;
 
@@ -141,6 +142,8 @@ pub struct Ingestor {
     pub limits: Limits,
     /// Conversion slots.
     pub slots: Semaphore,
+    /// Metrics.
+    pub figures: Figures,
     names: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -203,6 +206,7 @@ impl Ingestor {
         max_upload_bytes: u64,
         limits: Limits,
         slots: usize,
+        figures: Figures,
     ) -> Self {
         Self {
             storage,
@@ -211,6 +215,7 @@ impl Ingestor {
             max_upload_bytes,
             limits,
             slots: Semaphore::new(slots),
+            figures,
             names: Mutex::default(),
         }
     }
@@ -240,6 +245,8 @@ impl Ingestor {
         )
         .await?;
         let received_ms = started.elapsed().as_millis() as u64;
+        self.figures.phase("receive", started.elapsed());
+        self.figures.received(received.bytes);
         let mut schema = columns_of(&received.scan);
         let mut fingerprint = schema_fingerprint(&schema);
         let key_str = format!(
@@ -335,6 +342,7 @@ impl Ingestor {
         };
 
         let convert_ms = convert_started.elapsed().as_millis() as u64;
+        self.figures.phase("convert", convert_started.elapsed());
         let store_started = Instant::now();
         // Content-addressed: an object already stored under this key holds these rows.
         let existed = self
@@ -374,6 +382,8 @@ impl Ingestor {
         let result = result.map_err(|e| catalog_error(&e));
         match result {
             Ok(r) => {
+                self.figures.phase("store", store_started.elapsed());
+                self.figures.written(rows, size);
                 tracing::info!(
                     dataset = %p.name,
                     rows,

@@ -9,6 +9,7 @@
 //! is the run's account; [`run`] puts the steps in order.
 
 pub mod canonical;
+pub mod figures;
 pub mod indexer;
 pub mod inputs;
 pub mod known;

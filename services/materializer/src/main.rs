@@ -91,6 +91,13 @@ fn main() -> ExitCode {
         }
     };
     let receipt = rt.block_on(run(&ctx, &opts));
+    let textfile = &ctx.config.materializer.metrics_textfile;
+    if !textfile.is_empty()
+        && !opts.dry_run
+        && let Err(e) = lakehouse_materializer::figures::of(&receipt).write(textfile.as_ref())
+    {
+        eprintln!("materializer: metrics_textfile {textfile}: {e}");
+    }
     if lakehouse_jobs::progress::human_stdout() && !json {
         print!("{}", receipt.human());
     } else {

@@ -47,7 +47,10 @@ async fn main() -> Result<(), String> {
         for i in 0..8 {
             let t = Instant::now();
             engine
-                .query(wrapped.clone(), 10_000, Vec::new(), None)
+                .query(wrapped.clone(), 10_000, Vec::new(), None, None)
+                .await
+                .map_err(|e| format!("{label}: {e:?}"))?
+                .collect()
                 .await
                 .map_err(|e| format!("{label}: {e:?}"))?;
             if i > 0 {

@@ -3,6 +3,7 @@
 //! enforced by interrupting the connection.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
 use duckdb::{Config, Connection};
 use lakehouse_types::{Column, ResultColumn, canonical_column_type};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// A SQL string literal.
 fn literal(s: &str) -> String {
@@ -34,20 +35,73 @@ pub enum QueryError {
     Internal(String),
 }
 
-/// A finished query, before encoding.
+/// What a running query sends after its columns, in order: batches, then the end.
 #[derive(Debug)]
-pub struct QueryResult {
+pub enum Chunk {
+    /// The next rows.
+    Batch(RecordBatch),
+    /// No more rows: how many were sent, and whether more existed than the limit.
+    End {
+        /// Rows sent.
+        row_count: u64,
+        /// More rows existed.
+        truncated: bool,
+    },
+}
+
+/// A started query: its columns, and its rows as DuckDB produces them. The channel holds two
+/// batches at most, so a slow reader pauses the query instead of piling up rows; dropping the
+/// stream stops the query.
+#[derive(Debug)]
+pub struct QueryStream {
     /// Result columns with DuckDB type names.
     pub columns: Vec<ResultColumn>,
     /// The Arrow schema.
     pub schema: SchemaRef,
-    /// The rows, at most `max_rows`.
+    /// Batches, then [`Chunk::End`]; or an error, after which nothing follows.
+    pub chunks: mpsc::Receiver<Result<Chunk, QueryError>>,
+}
+
+/// A whole result, for callers that want it in memory.
+#[derive(Debug)]
+pub struct QueryResult {
+    /// Result columns with DuckDB type names.
+    pub columns: Vec<ResultColumn>,
+    /// The rows, at most the limit.
     pub batches: Vec<RecordBatch>,
     /// Rows in `batches`.
     pub row_count: u64,
     /// More rows existed.
     pub truncated: bool,
 }
+
+impl QueryStream {
+    /// Reads the whole result.
+    pub async fn collect(mut self) -> Result<QueryResult, QueryError> {
+        let mut batches = Vec::new();
+        while let Some(chunk) = self.chunks.recv().await {
+            match chunk? {
+                Chunk::Batch(b) => batches.push(b),
+                Chunk::End {
+                    row_count,
+                    truncated,
+                } => {
+                    return Ok(QueryResult {
+                        columns: self.columns,
+                        batches,
+                        row_count,
+                        truncated,
+                    });
+                }
+            }
+        }
+        Err(QueryError::Internal(
+            "the query ended without its last chunk".into(),
+        ))
+    }
+}
+
+type Started = Result<(Vec<ResultColumn>, SchemaRef), QueryError>;
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -70,7 +124,7 @@ pub struct EngineSettings {
 pub struct Engine {
     admin: Mutex<Connection>,
     pool: Mutex<Vec<Connection>>,
-    slots: Semaphore,
+    slots: Arc<Semaphore>,
     timeout: Duration,
 }
 
@@ -124,7 +178,7 @@ impl Engine {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             admin: Mutex::new(admin),
-            slots: Semaphore::new(pool.len()),
+            slots: Arc::new(Semaphore::new(pool.len())),
             pool: Mutex::new(pool),
             timeout: s.timeout,
         })
@@ -150,19 +204,24 @@ impl Engine {
             .map_err(|e| e.to_string())
     }
 
-    /// Runs a checked, wrapped statement on a pooled connection, off the async runtime.
-    /// `limit` rows are returned at most; the statement itself asks for `limit + 1` so the
-    /// answer knows whether it was truncated.
+    /// Starts a checked, wrapped statement on a pooled connection, off the async runtime, and
+    /// answers once its columns and first rows are known (so an error DuckDB raises at once is
+    /// still an error here, not a broken stream). `limit` rows are sent at most; the
+    /// statement itself asks for `limit + 1` so the end knows whether it was truncated.
+    /// `keep` (cache pins) lives until the query is done; the time limit covers the whole
+    /// run, streaming included.
     pub async fn query(
         self: &Arc<Self>,
         sql: String,
         limit: u64,
         views: Vec<TempView>,
         hold: Option<Box<dyn std::any::Any + Send>>,
-    ) -> Result<QueryResult, QueryError> {
-        let _slot = self
+        keep: Option<Box<dyn std::any::Any + Send>>,
+    ) -> Result<QueryStream, QueryError> {
+        let slot = self
             .slots
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| QueryError::Internal("shutting down".into()))?;
         let conn = self
@@ -172,27 +231,62 @@ impl Engine {
             .pop()
             .ok_or_else(|| QueryError::Internal("no free connection".into()))?;
         let interrupt = InterruptOnDrop(conn.interrupt_handle(), true);
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let (start_tx, start_rx) = oneshot::channel::<Started>();
+        let (tx, rx) = mpsc::channel(2);
         let engine = self.clone();
-        let mut task = tokio::task::spawn_blocking(move || {
-            let r = with_temp_views(&conn, &views, || run(&conn, &sql, limit, hold));
+        let flag = timed_out.clone();
+        let limit_time = self.timeout;
+        let out = Sender {
+            tx: tx.clone(),
+            deadline: tokio::time::Instant::now() + limit_time,
+            runtime: tokio::runtime::Handle::current(),
+        };
+        let task = tokio::task::spawn_blocking(move || {
+            let mut start = Some(start_tx);
+            let r = with_temp_views(&conn, &views, || {
+                run(&conn, &sql, limit, hold, &mut start, &out)
+            });
+            if let Err(e) = r {
+                let e = if flag.load(Ordering::SeqCst) || matches!(e, QueryError::Timeout(_)) {
+                    QueryError::Timeout(limit_time)
+                } else {
+                    e
+                };
+                match start.take() {
+                    Some(s) => drop(s.send(Err(e))),
+                    // A full channel means a stalled reader; it sees the stream end without its last chunk.
+                    None => drop(tx.try_send(Err(e))),
+                }
+            }
             engine
                 .pool
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(conn);
-            r
+            drop((slot, keep));
         });
-        let result = match tokio::time::timeout(self.timeout, &mut task).await {
-            Ok(joined) => joined.map_err(|e| QueryError::Internal(e.to_string()))?,
-            Err(_) => {
-                interrupt.0.interrupt();
-                let _ = task.await;
-                Err(QueryError::Timeout(self.timeout))
+        let watchdog = interrupt.0.clone();
+        tokio::spawn(async move {
+            if tokio::time::timeout(limit_time, task).await.is_err() {
+                timed_out.store(true, Ordering::SeqCst);
+                watchdog.interrupt();
             }
-        };
+        });
+        let started = start_rx.await;
         let mut interrupt = interrupt;
         interrupt.1 = false;
-        result
+        match started {
+            Ok(Ok((columns, schema))) => Ok(QueryStream {
+                columns,
+                schema,
+                chunks: rx,
+            }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(QueryError::Internal(
+                "the query stopped before it started".into(),
+            )),
+        }
     }
 }
 
@@ -309,52 +403,87 @@ impl Drop for InterruptOnDrop {
     }
 }
 
-/// Runs `sql`; `hold` (whatever keeps the views from changing) is released once the
-/// statement has bound to them and started.
+/// Where a query's batches go: a reader that stops reading without going away meets the same
+/// time limit as a slow query.
+struct Sender {
+    tx: mpsc::Sender<Result<Chunk, QueryError>>,
+    deadline: tokio::time::Instant,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Sender {
+    /// `Ok(false)` when the reader has gone.
+    fn send(&self, chunk: Chunk) -> Result<bool, QueryError> {
+        let sent = self.runtime.block_on(tokio::time::timeout_at(
+            self.deadline,
+            self.tx.send(Ok(chunk)),
+        ));
+        match sent {
+            Ok(r) => Ok(r.is_ok()),
+            Err(_) => Err(QueryError::Timeout(Duration::ZERO)),
+        }
+    }
+}
+
+/// Runs `sql`, streaming: the columns go to `start` with the first batch fetched, then every
+/// batch to `tx`, then the end. `hold` (whatever keeps the views from changing) is released
+/// once the statement has bound to them and started. A reader that goes away stops it.
 fn run(
     conn: &Connection,
     sql: &str,
     limit: u64,
     hold: Option<Box<dyn std::any::Any + Send>>,
-) -> Result<QueryResult, QueryError> {
+    start: &mut Option<oneshot::Sender<Started>>,
+    out: &Sender,
+) -> Result<(), QueryError> {
     let sql_err = |e: duckdb::Error| QueryError::Sql(e.to_string());
     let mut stmt = conn.prepare(sql).map_err(sql_err)?;
-    let arrow = stmt.query_arrow([]).map_err(sql_err)?;
+    // Types from the prepared statement: the stream borrows it from here on.
+    let types: Vec<String> = (0..stmt.column_count())
+        .map(|i| type_name(&stmt.column_logical_type(i)))
+        .collect();
+    let mut stream = stmt.stream_arrow([]).map_err(sql_err)?;
     drop(hold);
-    let schema = arrow.get_schema();
-    let mut batches = Vec::new();
-    let mut rows = 0u64;
-    let mut truncated = false;
-    for batch in arrow {
-        let n = batch.num_rows() as u64;
-        if rows + n > limit {
-            let keep = usize::try_from(limit - rows).unwrap_or(0);
-            if keep > 0 {
-                batches.push(batch.slice(0, keep));
-            }
-            rows = limit;
-            truncated = true;
-            break;
-        }
-        rows += n;
-        batches.push(batch);
-    }
-    let names = stmt.column_names();
-    let columns = names
-        .into_iter()
-        .enumerate()
-        .map(|(i, name)| ResultColumn {
-            name,
-            ty: type_name(&stmt.column_logical_type(i)),
+    let schema = stream.get_schema();
+    let first = stream.next().transpose().map_err(sql_err)?;
+    let columns = schema
+        .fields()
+        .iter()
+        .zip(types)
+        .map(|(f, ty)| ResultColumn {
+            name: f.name().clone(),
+            ty,
         })
         .collect();
-    Ok(QueryResult {
-        columns,
-        schema,
-        batches,
+    if let Some(s) = start.take()
+        && s.send(Ok((columns, schema))).is_err()
+    {
+        return Ok(());
+    }
+    let mut rows = 0u64;
+    let mut truncated = false;
+    for batch in first.into_iter().map(Ok).chain(stream) {
+        let batch = batch.map_err(sql_err)?;
+        let n = batch.num_rows() as u64;
+        let batch = if rows + n > limit {
+            truncated = true;
+            batch.slice(0, usize::try_from(limit - rows).unwrap_or(0))
+        } else {
+            batch
+        };
+        rows += batch.num_rows() as u64;
+        if batch.num_rows() > 0 && !out.send(Chunk::Batch(batch))? {
+            return Ok(());
+        }
+        if truncated {
+            break;
+        }
+    }
+    out.send(Chunk::End {
         row_count: rows,
         truncated,
     })
+    .map(drop)
 }
 
 /// DuckDB's own name for a type.
@@ -455,7 +584,11 @@ mod tests {
                 10,
                 Vec::new(),
                 None,
+                None,
             )
+            .await
+            .unwrap()
+            .collect()
             .await
             .unwrap();
         let c = r.batches[0]
@@ -473,7 +606,7 @@ mod tests {
         )
         .unwrap();
         let r = e
-            .query("SELECT * FROM ok".into(), 10, Vec::new(), None)
+            .query("SELECT * FROM ok".into(), 10, Vec::new(), None, None)
             .await
             .unwrap();
         assert_eq!(r.columns[1].ty, "VARCHAR[]");
@@ -507,10 +640,16 @@ mod tests {
             },
         ];
         let older = "SELECT count(extra) FROM now";
-        let r = e.query(older.into(), 10, then.clone(), None).await.unwrap();
+        let r = e
+            .query(older.into(), 10, then.clone(), None, None)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
         assert_eq!(first_i64(&r), 0, "the older schema is seen");
         let err = e
-            .query(older.into(), 10, Vec::new(), None)
+            .query(older.into(), 10, Vec::new(), None, None)
             .await
             .unwrap_err();
         assert!(
@@ -518,7 +657,7 @@ mod tests {
             "and is gone after the query"
         );
         let err = e
-            .query("SELECT count(*) FROM gone".into(), 10, then, None)
+            .query("SELECT count(*) FROM gone".into(), 10, then, None, None)
             .await
             .unwrap_err();
         assert!(
@@ -526,7 +665,16 @@ mod tests {
             "{err:?}"
         );
         let r = e
-            .query("SELECT count(*) FROM gone".into(), 10, Vec::new(), None)
+            .query(
+                "SELECT count(*) FROM gone".into(),
+                10,
+                Vec::new(),
+                None,
+                None,
+            )
+            .await
+            .unwrap()
+            .collect()
             .await
             .unwrap();
         assert_eq!(first_i64(&r), 0);

@@ -6,6 +6,7 @@
 //! answers; this file wires the routes and the service.
 
 pub mod cache;
+pub mod encode;
 pub mod engine;
 pub mod output;
 pub mod sandbox;
@@ -17,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::response::{Json, Response};
-use axum::routing::{get, post};
 use axum::{Extension, Router};
 use lakehouse_client::{CatalogClient, ServiceClient, StorageClient};
 use lakehouse_common::access::caller;
@@ -27,18 +27,21 @@ use lakehouse_common::startup::RunError;
 use lakehouse_common::{
     ApiError, LoadedConfig, Principal, ServiceContext, layers, metrics, request_id, serve,
 };
-use lakehouse_types::{SqlRequest, TableInfo, TablesResponse};
+use lakehouse_types::{ErrorBody, SqlRequest, SqlResponse, TableInfo, TablesResponse};
 use tokio::net::TcpListener;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::engine::{Engine, EngineSettings, QueryError};
+use crate::engine::{Engine, EngineSettings};
 use crate::output::Format;
 use crate::views::Views;
 
 /// The crate version, reported by `/health`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// `max_rows` above this is refused: answers are built in memory.
-pub const MAX_ROWS: u64 = 1_000_000;
+/// `max_rows` above this is refused. Large answers are streamed, so this bounds a client's
+/// mistake, not queryd's memory.
+pub const MAX_ROWS: u64 = 100_000_000;
 
 /// queryd's state.
 #[derive(Debug)]
@@ -55,9 +58,30 @@ fn rid() -> String {
     request_id::current().unwrap_or_else(request_id::generate)
 }
 
+/// `POST /sql`: one read-only statement over every dataset, in the format the body's
+/// `format` or the `Accept` header asks for.
+#[utoipa::path(post, path = "/sql", tag = "sql", request_body = SqlRequest,
+    params(("Accept" = Option<String>, Header, description = "Used when the body names no `format`: application/json, application/x-ndjson, text/csv, application/vnd.apache.arrow.stream or application/vnd.apache.parquet (q-values honoured)")),
+    responses(
+        (status = 200, description = "The result", content(
+            (SqlResponse = "application/json"),
+            (String = "application/x-ndjson"),
+            (String = "text/csv"),
+            (String = "application/vnd.apache.arrow.stream"),
+            (String = "application/vnd.apache.parquet"),
+        ), headers(("x-lakehouse-catalog-version" = u64, description = "The catalog version read"))),
+        (status = 400, description = "`empty_sql`, `sql_error`, `forbidden_statement`, `invalid_as_of`, `bad_request`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: a dataset outside the caller's scope", body = ErrorBody),
+        (status = 404, description = "`version_not_found`", body = ErrorBody),
+        (status = 406, description = "`not_acceptable`: no format the `Accept` header allows", body = ErrorBody),
+        (status = 410, description = "`version_expired`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the SQL text is over the cap", body = ErrorBody),
+        (status = 504, description = "`query_timeout`", body = ErrorBody),
+    ))]
 async fn sql(
     State(q): State<Arc<Queryd>>,
     principal: Option<Extension<Principal>>,
+    headers: axum::http::HeaderMap,
     JsonBody(req): JsonBody<SqlRequest>,
 ) -> Result<Response, ApiError> {
     let who = caller(principal);
@@ -69,7 +93,10 @@ async fn sql(
             sandbox::MAX_SQL_BYTES
         )));
     }
-    let format = Format::parse(req.format.as_deref())?;
+    let accept = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let format = Format::choose(req.format.as_deref(), accept)?;
     let max_rows = req.max_rows.unwrap_or(q.default_max_rows);
     if max_rows > MAX_ROWS {
         return Err(ApiError::bad_request(format!(
@@ -95,7 +122,7 @@ async fn sql(
         None => q.views.prepare(&identifiers, &rid()).await?,
         Some(a) => q.views.prepare_as_of(&identifiers, a, &rid()).await?,
     };
-    let result = q
+    let stream = q
         .engine
         .query(
             wrapped,
@@ -104,26 +131,25 @@ async fn sql(
             prepared
                 .hold
                 .map(|h| Box::new(h) as Box<dyn std::any::Any + Send>),
+            // The cached objects stay pinned until the last row is read.
+            Some(Box::new(prepared.pins)),
         )
         .await
-        .map_err(|e| match e {
-            QueryError::Sql(m) => ApiError::bad_request(m).with_code("sql_error"),
-            QueryError::Timeout(d) => ApiError::gateway_timeout(format!(
-                "the query ran longer than {} ms and was stopped",
-                d.as_millis()
-            ))
-            .with_code("query_timeout"),
-            QueryError::Internal(m) => ApiError::internal(m),
-        })?;
-    drop(prepared.pins);
+        .map_err(output::query_error)?;
     output::respond(
-        &result,
-        format,
-        started.elapsed().as_millis() as u64,
-        prepared.version,
+        stream,
+        output::Answer {
+            format,
+            started,
+            catalog_version: prepared.version,
+        },
     )
+    .await
 }
 
+/// `GET /sql/tables`: the views a query can name.
+#[utoipa::path(get, path = "/sql/tables", tag = "sql",
+    responses((status = 200, description = "One view per dataset the caller may read", body = TablesResponse)))]
 async fn tables(
     State(q): State<Arc<Queryd>>,
     principal: Option<Extension<Principal>>,
@@ -250,16 +276,27 @@ pub fn app(loaded: &LoadedConfig) -> Result<Router, RunError> {
             s.fetched_bytes.load(Ordering::Relaxed),
         );
     });
-    let sql_routes = Router::new().route("/sql", post(sql)).with_state(q.clone());
+    let sql_routes = sql_routes().split_for_parts().0.with_state(q.clone());
     // The cap is on the SQL text; the JSON envelope around it gets a little room.
     let sql_routes = layers::body_limit(sql_routes, (sandbox::MAX_SQL_BYTES + 4096) as u64);
-    let routes = sql_routes.merge(
-        Router::new()
-            .route("/sql/tables", get(tables))
-            .with_state(q),
-    );
+    let routes = sql_routes.merge(table_routes().split_for_parts().0.with_state(q));
     let routes = layers::timeout(routes, ctx.request_timeout);
     Ok(lakehouse_common::app(&ctx, routes))
+}
+
+fn sql_routes() -> OpenApiRouter<Arc<Queryd>> {
+    OpenApiRouter::new().routes(routes!(sql))
+}
+
+fn table_routes() -> OpenApiRouter<Arc<Queryd>> {
+    OpenApiRouter::new().routes(routes!(tables))
+}
+
+/// The OpenAPI document of queryd's routes, from the same registrations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = sql_routes().into_openapi();
+    doc.merge(table_routes().into_openapi());
+    doc
 }
 
 /// Serves queryd on `listener` until `shutdown` resolves.

@@ -1,14 +1,16 @@
-//! Encodes a finished query as JSON, NDJSON, CSV or an Arrow IPC stream.
+//! The answer of a query as JSON, NDJSON, CSV, an Arrow IPC stream or Parquet, chosen by the
+//! request's `format` or, without one, its `Accept` header; small answers whole, large ones
+//! streamed batch by batch ([`crate::encode`] writes the bytes).
 
-use std::io::Write;
-
-use arrow_json::writer::{JsonArray, LineDelimited, WriterBuilder};
+use axum::body::{Body, Bytes};
 use axum::http::HeaderValue;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use lakehouse_common::ApiError;
 
-use crate::engine::QueryResult;
+use crate::encode::{EncodeError, Encoder};
+use crate::engine::{Chunk, QueryError, QueryStream};
 
 /// The answer formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,106 +23,222 @@ pub enum Format {
     Csv,
     /// Arrow IPC stream.
     Arrow,
+    /// One Parquet file (zstd).
+    Parquet,
 }
+
+/// Media types answered, and the format each stands for.
+const MEDIA: [(&str, Format); 6] = [
+    ("application/json", Format::Json),
+    ("application/x-ndjson", Format::Ndjson),
+    ("application/jsonl", Format::Ndjson),
+    ("text/csv", Format::Csv),
+    ("application/vnd.apache.arrow.stream", Format::Arrow),
+    ("application/vnd.apache.parquet", Format::Parquet),
+];
 
 impl Format {
-    /// Parses the request's `format`.
-    pub fn parse(s: Option<&str>) -> Result<Self, ApiError> {
-        match s.unwrap_or("json") {
-            "json" => Ok(Self::Json),
-            "ndjson" => Ok(Self::Ndjson),
-            "csv" => Ok(Self::Csv),
-            "arrow" => Ok(Self::Arrow),
-            other => Err(ApiError::bad_request(format!(
-                "format must be json, ndjson, csv or arrow, not '{other}'"
-            ))),
+    /// The request's `format`, else the best type its `Accept` header names (by `q`, then
+    /// order), else JSON. An `Accept` that names only types not answered here is a 406.
+    pub fn choose(field: Option<&str>, accept: Option<&str>) -> Result<Self, ApiError> {
+        if let Some(f) = field {
+            return match f {
+                "json" => Ok(Self::Json),
+                "ndjson" => Ok(Self::Ndjson),
+                "csv" => Ok(Self::Csv),
+                "arrow" => Ok(Self::Arrow),
+                "parquet" => Ok(Self::Parquet),
+                other => Err(ApiError::bad_request(format!(
+                    "format must be json, ndjson, csv, arrow or parquet, not '{other}'"
+                ))),
+            };
         }
-    }
-}
-
-fn encode_error(e: impl std::fmt::Display) -> ApiError {
-    ApiError::bad_request(format!("cannot encode the result: {e}")).with_code("unencodable_result")
-}
-
-fn json_rows<F: arrow_json::writer::JsonFormat>(
-    r: &QueryResult,
-    out: &mut Vec<u8>,
-) -> Result<(), ApiError> {
-    let mut w = WriterBuilder::new()
-        .with_explicit_nulls(true)
-        .build::<_, F>(out);
-    for b in &r.batches {
-        w.write(b).map_err(encode_error)?;
-    }
-    w.finish().map_err(encode_error)
-}
-
-/// The HTTP answer. Row count and truncation travel in headers for every format.
-pub fn respond(
-    r: &QueryResult,
-    format: Format,
-    elapsed_ms: u64,
-    catalog_version: u64,
-) -> Result<Response, ApiError> {
-    let mut body = Vec::new();
-    let content_type = match format {
-        Format::Json => {
-            let columns = serde_json::to_string(&r.columns).map_err(encode_error)?;
-            write!(body, "{{\"columns\":{columns},\"rows\":").map_err(encode_error)?;
-            if r.row_count == 0 {
-                body.extend_from_slice(b"[]");
-            } else {
-                json_rows::<JsonArray>(r, &mut body)?;
+        let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
+            return Ok(Self::Json);
+        };
+        let mut ranked: Vec<(f32, usize, Self)> = Vec::new();
+        for (i, item) in accept.split(',').enumerate() {
+            let mut parts = item.split(';').map(str::trim);
+            let media = parts.next().unwrap_or("").to_ascii_lowercase();
+            let q = parts
+                .find_map(|p| p.strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if q <= 0.0 {
+                continue;
             }
-            write!(
-                body,
-                ",\"row_count\":{},\"truncated\":{},\"elapsed_ms\":{elapsed_ms},\
-                 \"catalog_version\":{catalog_version}}}",
-                r.row_count, r.truncated
+            let format = match media.as_str() {
+                "*/*" | "application/*" => Some(Self::Json),
+                "text/*" => Some(Self::Csv),
+                m => MEDIA.iter().find(|(t, _)| *t == m).map(|(_, f)| *f),
+            };
+            if let Some(f) = format {
+                ranked.push((q, i, f));
+            }
+        }
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        ranked.first().map(|r| r.2).ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::NOT_ACCEPTABLE,
+                "not_acceptable",
+                format!(
+                    "Accept names no type this route answers: {}",
+                    MEDIA.map(|m| m.0).join(", ")
+                ),
             )
-            .map_err(encode_error)?;
-            "application/json"
-        }
-        Format::Ndjson => {
-            json_rows::<LineDelimited>(r, &mut body)?;
-            "application/x-ndjson"
-        }
-        Format::Csv => {
-            let mut w = arrow_csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut body);
-            if r.batches.is_empty() {
-                let empty = duckdb::arrow::record_batch::RecordBatch::new_empty(r.schema.clone());
-                w.write(&empty).map_err(encode_error)?;
+        })
+    }
+}
+
+fn encode_error(EncodeError(why): EncodeError) -> ApiError {
+    ApiError::bad_request(format!("cannot encode the result: {why}"))
+        .with_code("unencodable_result")
+}
+
+/// An answer up to this size is sent whole, with its row count and truncation in headers; a
+/// larger one is streamed as DuckDB produces it, so a large result costs queryd a few batches
+/// of memory, not the whole result.
+pub const STREAM_AFTER_BYTES: usize = 4 << 20;
+
+/// What the answer says about itself besides its rows.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer {
+    /// The format asked for.
+    pub format: Format,
+    /// When the request arrived.
+    pub started: std::time::Instant,
+    /// The catalog version every dataset was read at.
+    pub catalog_version: u64,
+}
+
+fn content_type(format: Format) -> &'static str {
+    match format {
+        Format::Json => "application/json",
+        Format::Ndjson => "application/x-ndjson",
+        Format::Csv => "text/csv; charset=utf-8",
+        Format::Arrow => "application/vnd.apache.arrow.stream",
+        Format::Parquet => "application/vnd.apache.parquet",
+    }
+}
+
+pub fn query_error(e: QueryError) -> ApiError {
+    match e {
+        QueryError::Sql(m) => ApiError::bad_request(m).with_code("sql_error"),
+        QueryError::Timeout(d) => ApiError::gateway_timeout(format!(
+            "the query ran longer than {} ms and was stopped",
+            d.as_millis()
+        ))
+        .with_code("query_timeout"),
+        QueryError::Internal(m) => ApiError::internal(m),
+    }
+}
+
+/// The HTTP answer for a started query. Errors before the first [`STREAM_AFTER_BYTES`] are
+/// still error answers; after that the status is sent, and an error ends the body early (the
+/// chunked encoding is left unfinished, so no client takes it for a whole answer).
+pub async fn respond(mut q: QueryStream, a: Answer) -> Result<Response, ApiError> {
+    let (mut enc, mut body) =
+        Encoder::begin(a.format, &q.columns, q.schema.clone()).map_err(encode_error)?;
+    let started = a.started;
+    let elapsed = move || started.elapsed().as_millis() as u64;
+    while body.len() < STREAM_AFTER_BYTES {
+        match q.chunks.recv().await {
+            Some(Ok(Chunk::Batch(b))) => body.extend(enc.batch(&b).map_err(encode_error)?),
+            Some(Ok(Chunk::End {
+                row_count,
+                truncated,
+            })) => {
+                body.extend(
+                    enc.end(row_count, truncated, elapsed(), a.catalog_version)
+                        .map_err(encode_error)?,
+                );
+                let mut res = body.into_response();
+                let h = res.headers_mut();
+                headers(h, a);
+                h.insert("x-lakehouse-row-count", HeaderValue::from(row_count));
+                h.insert(
+                    "x-lakehouse-truncated",
+                    HeaderValue::from_static(if truncated { "true" } else { "false" }),
+                );
+                return Ok(res);
             }
-            for b in &r.batches {
-                w.write(b).map_err(encode_error)?;
-            }
-            drop(w);
-            "text/csv; charset=utf-8"
+            Some(Err(e)) => return Err(query_error(e)),
+            None => return Err(ApiError::internal("the query ended without its last chunk")),
         }
-        Format::Arrow => {
-            let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut body, &r.schema)
-                .map_err(encode_error)?;
-            for b in &r.batches {
-                w.write(b).map_err(encode_error)?;
+    }
+    // Streamed: what is encoded so far, then each batch as it comes.
+    let rest = futures::stream::unfold(Some((q, enc)), move |state| async move {
+        let (mut q, mut enc) = state?;
+        let broken = |m: String| Some((Err(std::io::Error::other(m)), None));
+        match q.chunks.recv().await {
+            Some(Ok(Chunk::Batch(b))) => match enc.batch(&b) {
+                Ok(bytes) => Some((Ok(Bytes::from(bytes)), Some((q, enc)))),
+                Err(e) => broken(e.0),
+            },
+            Some(Ok(Chunk::End {
+                row_count,
+                truncated,
+            })) => match enc.end(row_count, truncated, elapsed(), a.catalog_version) {
+                Ok(bytes) => Some((Ok(Bytes::from(bytes)), None)),
+                Err(e) => broken(e.0),
+            },
+            Some(Err(e)) => {
+                let e = query_error(e);
+                tracing::warn!(code = %e.code, message = %e.message, "a streamed answer broke off");
+                broken(e.message)
             }
-            w.finish().map_err(encode_error)?;
-            drop(w);
-            "application/vnd.apache.arrow.stream"
+            None => broken("the query ended without its last chunk".into()),
         }
-    };
-    let mut res = body.into_response();
-    let h = res.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert("x-lakehouse-row-count", HeaderValue::from(r.row_count));
+    });
+    let first = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(body)) });
+    let mut res = Response::new(Body::from_stream(first.chain(rest)));
+    headers(res.headers_mut(), a);
+    res.headers_mut()
+        .insert("x-lakehouse-streamed", HeaderValue::from_static("true"));
+    Ok(res)
+}
+
+fn headers(h: &mut axum::http::HeaderMap, a: Answer) {
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(content_type(a.format)),
+    );
     h.insert(
         "x-lakehouse-catalog-version",
-        HeaderValue::from(catalog_version),
+        HeaderValue::from(a.catalog_version),
     );
-    h.insert(
-        "x-lakehouse-truncated",
-        HeaderValue::from_static(if r.truncated { "true" } else { "false" }),
-    );
-    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_field_wins_then_accept_by_quality_then_json() {
+        let c = |f, a| Format::choose(f, a).map_err(|e| e.status);
+        assert_eq!(c(Some("csv"), Some("application/json")), Ok(Format::Csv));
+        assert_eq!(c(None, None), Ok(Format::Json));
+        assert_eq!(c(None, Some("*/*")), Ok(Format::Json));
+        assert_eq!(c(None, Some("text/csv")), Ok(Format::Csv));
+        assert_eq!(
+            c(None, Some("text/csv;q=0.5, application/x-ndjson")),
+            Ok(Format::Ndjson)
+        );
+        assert_eq!(
+            c(
+                None,
+                Some("image/png, application/vnd.apache.parquet;q=0.1")
+            ),
+            Ok(Format::Parquet)
+        );
+        assert_eq!(
+            c(None, Some("application/vnd.apache.arrow.stream")),
+            Ok(Format::Arrow)
+        );
+        assert_eq!(
+            c(None, Some("image/png, text/csv;q=0")),
+            Err(axum::http::StatusCode::NOT_ACCEPTABLE)
+        );
+        assert!(c(Some("xml"), None).is_err());
+    }
 }

@@ -8,6 +8,7 @@
 //! the logged row; [`run`] puts the steps in order.
 
 pub mod bundle;
+pub mod figures;
 pub mod retrieve;
 pub mod row;
 pub mod run;

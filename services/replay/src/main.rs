@@ -231,6 +231,13 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let textfile = &ctx.config.replay.metrics_textfile;
+    if !textfile.is_empty()
+        && !dry_run
+        && let Err(e) = lakehouse_replay::figures::of(&outcome).write(textfile.as_ref())
+    {
+        eprintln!("replay: metrics_textfile {textfile}: {e}");
+    }
     if human {
         summary(&outcome, dry_run);
     } else {

@@ -12,13 +12,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, put};
+use axum::routing::get;
 use lakehouse_common::config::{Backend, Env, StoragedConfig};
 use lakehouse_common::server::{BoxFuture, ReadyCheck};
 use lakehouse_common::startup::RunError;
 use lakehouse_common::{LoadedConfig, ServiceContext, layers, serve};
 use lakehouse_storage::{FsStore, ObjectStore, S3Settings, S3Store};
 use tokio::net::TcpListener;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use state::AppState;
 
@@ -54,26 +56,40 @@ pub fn build_store(cfg: &StoragedConfig, env: &dyn Env) -> Result<Arc<dyn Object
     }
 }
 
+fn object_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(
+        handlers::put::put_object,
+        handlers::get::get_object,
+        handlers::get::head_object,
+        handlers::delete::delete_object
+    ))
+}
+
+fn list_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(handlers::list::list_objects))
+}
+
 /// storaged's own routes, with their body caps and timeouts.
 pub fn router(state: AppState, common_timeout: Duration) -> Router {
     let transfer = state.limits.transfer_timeout;
-    let objects = Router::new()
-        .route(
-            "/storage/objects/{*key}",
-            put(handlers::put::put_object)
-                .get(handlers::get::get_object)
-                .head(handlers::get::head_object)
-                .delete(handlers::delete::delete_object),
-        )
+    let objects = object_routes()
+        .split_for_parts()
+        .0
+        // An empty key is refused as such, not as an unknown route.
         .route(
             "/storage/objects/",
             get(handlers::empty_key).put(handlers::empty_key),
         )
         .with_state(state.clone());
-    let list = Router::new()
-        .route("/storage/list", get(handlers::list::list_objects))
-        .with_state(state);
+    let list = list_routes().split_for_parts().0.with_state(state);
     layers::timeout(objects, transfer).merge(layers::timeout(list, common_timeout))
+}
+
+/// The OpenAPI document of [`router`]'s routes, from the same registrations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = object_routes().into_openapi();
+    doc.merge(list_routes().into_openapi());
+    doc
 }
 
 struct StoreReady(Arc<dyn ObjectStore>);

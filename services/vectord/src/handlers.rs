@@ -15,34 +15,45 @@ use lakehouse_common::access::caller;
 use lakehouse_common::audit::AuditTarget;
 use lakehouse_common::extract::JsonBody;
 use lakehouse_common::{ApiError, Principal};
+use lakehouse_types::{ErrorBody, IndexCommitInfo};
 use lakehouse_vector::{Hit, Item, MAX_EF, MAX_K, Metadata, Metric, Params};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
-use crate::registry::{Entry, Registry};
+use crate::registry::{Entry, MergeOutcome, Registry};
 
 type Reg = State<Arc<Registry>>;
 
 /// `POST /vectors/index`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
+    /// Index name: letters, digits, `_`, `-`, `.`; at most 128 bytes.
     name: String,
+    /// Vector length, 1..=4096.
     dimension: usize,
+    /// Neighbours per node, 2..=100 (default 16).
     m: Option<usize>,
+    /// Candidate list while inserting, 1..=4096 (default 200).
     ef_construction: Option<usize>,
+    /// Default candidate list while searching, 1..=4096 (default 64).
     ef_search: Option<usize>,
+    /// `cosine` (default) or `euclidean`.
     distance: Option<Metric>,
 }
 
 /// One item of an add.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ItemIn {
+    /// Non-empty id; an existing id is replaced.
     id: String,
+    /// Exactly `dimension` finite numbers.
     vector: Vec<f32>,
+    /// Flat JSON object a search filter can match.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     metadata: Option<Metadata>,
 }
 
@@ -83,29 +94,39 @@ impl<'de> Deserialize<'de> for Items {
 }
 
 /// `POST /vectors/index/{name}/add`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddRequest {
+    /// The items, written in order.
+    #[schema(value_type = Vec<ItemIn>)]
     items: Items,
 }
 
 /// `POST /vectors/index/{name}/delete`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteRequest {
+    /// Ids to remove; unknown ids are skipped.
     ids: Vec<String>,
 }
 
 /// `POST /vectors/index/{name}/search`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
+    /// The query: exactly `dimension` finite numbers.
     vector: Vec<f32>,
+    /// Results wanted, 1..=1000 (default 10; more is served as 1000).
     k: Option<usize>,
+    /// Candidate list for this search, 1..=4096 (default: the index's `ef_search`).
     ef: Option<usize>,
+    /// Ids never returned; applied inside the walk.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
     exclude_ids: Option<HashSet<String>>,
+    /// Metadata fields a result must equal; applied inside the walk.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     filter: Option<Metadata>,
     /// Search the index as it was at this catalog version or time (its commit then).
     #[serde(default)]
@@ -113,16 +134,19 @@ pub struct SearchRequest {
 }
 
 /// `POST /vectors/index/{name}/merge`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeRequest {
+    /// The index the items go to (same dimension and distance).
     dest: String,
+    /// Empty the source afterwards.
     #[serde(default)]
     clear_source: bool,
 }
 
-#[derive(Serialize)]
-struct IndexInfo {
+/// An index: its parameters, size and write version.
+#[derive(Serialize, ToSchema)]
+pub struct IndexInfo {
     name: String,
     params: Params,
     length: usize,
@@ -130,6 +154,53 @@ struct IndexInfo {
     /// The number of the last write applied: it grows with every add or delete, so a reader
     /// can name the state of the index it searched.
     version: u64,
+}
+
+/// `GET /vectors/index`.
+#[derive(Serialize, ToSchema)]
+pub struct IndexList {
+    /// How many indexes the caller may see.
+    count: usize,
+    /// Their names.
+    names: Vec<String>,
+}
+
+/// `POST /vectors/index/{name}/add`.
+#[derive(Serialize, ToSchema)]
+pub struct AddResponse {
+    /// Items written.
+    added: usize,
+    /// Live items afterwards.
+    length: usize,
+}
+
+/// `POST /vectors/index/{name}/delete`.
+#[derive(Serialize, ToSchema)]
+pub struct DeleteResponse {
+    /// Items removed.
+    deleted: usize,
+    /// Live items afterwards.
+    length: usize,
+}
+
+/// `GET /vectors/index/{name}/items/{id}`.
+#[derive(Serialize, ToSchema)]
+pub struct ItemOut {
+    id: String,
+    /// As stored (unit length under cosine).
+    vector: Vec<f32>,
+    #[schema(value_type = Object)]
+    metadata: Metadata,
+}
+
+/// `POST /vectors/index/{name}/search`.
+#[derive(Serialize, ToSchema)]
+pub struct SearchResponse {
+    /// Nearest first.
+    results: Vec<HitOut>,
+    /// With `as_of`: the catalog version of the index state searched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    catalog_version: Option<u64>,
 }
 
 fn info(e: &Entry) -> IndexInfo {
@@ -154,6 +225,12 @@ async fn detached<T: Send + 'static>(
 }
 
 /// `POST /vectors/index`: 201 with the params, 409 when the name is taken.
+#[utoipa::path(post, path = "/vectors/index", tag = "vectors", request_body = CreateRequest,
+    responses(
+        (status = 201, description = "Created", body = IndexInfo),
+        (status = 400, description = "`bad_request`: a name or parameter out of range", body = ErrorBody),
+        (status = 409, description = "`conflict`: the name is taken", body = ErrorBody),
+    ))]
 pub async fn create(
     State(reg): Reg,
     principal: Option<Extension<Principal>>,
@@ -171,10 +248,12 @@ pub async fn create(
 }
 
 /// `GET /vectors/index`.
+#[utoipa::path(get, path = "/vectors/index", tag = "vectors",
+    responses((status = 200, description = "The indexes the caller may see", body = IndexList)))]
 pub async fn list(
     State(reg): Reg,
     principal: Option<Extension<Principal>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IndexList>, ApiError> {
     if let Some(why) = reg.not_ready() {
         return Err(ApiError::unavailable(why).with_code("not_ready"));
     }
@@ -185,16 +264,29 @@ pub async fn list(
         .filter(|e| who.may_index(&e.name))
         .map(|e| e.name.clone())
         .collect();
-    Ok(Json(json!({"count": names.len(), "names": names})))
+    Ok(Json(IndexList {
+        count: names.len(),
+        names,
+    }))
 }
 
 /// `GET /vectors/index/{name}`.
+#[utoipa::path(get, path = "/vectors/index/{name}", tag = "vectors", params(("name" = String, Path)),
+    responses(
+        (status = 200, description = "The index", body = IndexInfo),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
 pub async fn get_index(State(reg): Reg, Path(name): Path<String>) -> Result<Response, ApiError> {
     let entry = reg.get(&name)?;
     Ok(Json(info(&entry)).into_response())
 }
 
 /// `DELETE /vectors/index/{name}`: 204 once its objects are gone from storage.
+#[utoipa::path(delete, path = "/vectors/index/{name}", tag = "vectors", params(("name" = String, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
 pub async fn delete_index(
     State(reg): Reg,
     Path(name): Path<String>,
@@ -203,49 +295,81 @@ pub async fn delete_index(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /vectors/index/{name}/add`.
+/// `POST /vectors/index/{name}/add`: acknowledged once the write is in the index's log.
+#[utoipa::path(post, path = "/vectors/index/{name}/add", tag = "vectors", params(("name" = String, Path)),
+    request_body = AddRequest,
+    responses(
+        (status = 200, description = "Written", body = AddResponse),
+        (status = 400, description = "`bad_request`: a wrong dimension, a non-finite number, an empty id (`items[j]` names it)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
 pub async fn add(
     State(reg): Reg,
     Path(name): Path<String>,
     JsonBody(req): JsonBody<AddRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AddResponse>, ApiError> {
     let (added, length) = detached(async move { reg.add(&name, req.items.0).await }).await?;
-    Ok(Json(json!({"added": added, "length": length})))
+    Ok(Json(AddResponse { added, length }))
 }
 
 /// `POST /vectors/index/{name}/delete`.
+#[utoipa::path(post, path = "/vectors/index/{name}/delete", tag = "vectors", params(("name" = String, Path)),
+    request_body = DeleteRequest,
+    responses(
+        (status = 200, description = "Removed", body = DeleteResponse),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
 pub async fn delete_items(
     State(reg): Reg,
     Path(name): Path<String>,
     JsonBody(req): JsonBody<DeleteRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeleteResponse>, ApiError> {
     let (deleted, length) = detached(async move { reg.delete_items(&name, req.ids).await }).await?;
-    Ok(Json(json!({"deleted": deleted, "length": length})))
+    Ok(Json(DeleteResponse { deleted, length }))
 }
 
 /// `GET /vectors/index/{name}/items/{id}`: the vector as stored (unit length under cosine).
+#[utoipa::path(get, path = "/vectors/index/{name}/items/{id}", tag = "vectors",
+    params(("name" = String, Path), ("id" = String, Path)),
+    responses(
+        (status = 200, description = "The item", body = ItemOut),
+        (status = 404, description = "`not_found`: no such index or item", body = ErrorBody),
+    ))]
 pub async fn get_item(
     State(reg): Reg,
     Path((name, id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ItemOut>, ApiError> {
     let entry = reg.get(&name)?;
     let (vector, metadata) = entry
         .index
         .get(&id)
         .ok_or_else(|| ApiError::not_found(format!("index '{name}' has no item '{id}'")))?;
-    Ok(Json(
-        json!({"id": id, "vector": vector, "metadata": metadata}),
-    ))
+    Ok(Json(ItemOut {
+        id,
+        vector,
+        metadata,
+    }))
 }
 
-#[derive(Serialize)]
-struct HitOut {
+/// One search result.
+#[derive(Serialize, ToSchema)]
+pub struct HitOut {
     id: String,
+    /// Smaller is closer.
     distance: f32,
+    #[schema(value_type = Object)]
     metadata: Metadata,
 }
 
-/// `POST /vectors/index/{name}/search`.
+/// `POST /vectors/index/{name}/search`: the `k` nearest items that pass the filter.
+#[utoipa::path(post, path = "/vectors/index/{name}/search", tag = "vectors", params(("name" = String, Path)),
+    request_body = SearchRequest,
+    responses(
+        (status = 200, description = "Nearest first", body = SearchResponse),
+        (status = 400, description = "`invalid_k`, `invalid_ef`, `invalid_as_of`, `bad_request` (a wrong dimension, a non-finite number)", body = ErrorBody),
+        (status = 404, description = "`not_found`, `version_not_found`", body = ErrorBody),
+        (status = 410, description = "`version_expired`: retention dropped that state", body = ErrorBody),
+    ))]
 pub async fn search(
     State(reg): Reg,
     Path(name): Path<String>,
@@ -299,15 +423,20 @@ pub async fn search(
             },
         )
         .collect();
-    let body = match version {
-        Some(v) => json!({"results": results, "catalog_version": v}),
-        None => json!({"results": results}),
-    };
-    Ok(Json(body).into_response())
+    Ok(Json(SearchResponse {
+        results,
+        catalog_version: version,
+    })
+    .into_response())
 }
 
 /// `POST /vectors/index/{name}/commit`: records the index's state now under a new catalog
 /// version, which later searches can name as `as_of`.
+#[utoipa::path(post, path = "/vectors/index/{name}/commit", tag = "vectors", params(("name" = String, Path)),
+    responses(
+        (status = 200, description = "Recorded", body = IndexCommitInfo),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
 pub async fn commit(State(reg): Reg, Path(name): Path<String>) -> Result<Response, ApiError> {
     let info = reg.history()?.commit(&reg, &name).await?;
     let mut r = Json(info).into_response();
@@ -316,7 +445,14 @@ pub async fn commit(State(reg): Reg, Path(name): Path<String>) -> Result<Respons
     Ok(r)
 }
 
-/// `POST /vectors/index/{name}/merge`.
+/// `POST /vectors/index/{name}/merge`: copies every item into `dest`.
+#[utoipa::path(post, path = "/vectors/index/{name}/merge", tag = "vectors", params(("name" = String, Path)),
+    request_body = MergeRequest,
+    responses(
+        (status = 200, description = "Merged", body = MergeOutcome),
+        (status = 400, description = "`bad_request`: the indexes differ in dimension or distance, or are the same", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
 pub async fn merge(
     State(reg): Reg,
     principal: Option<Extension<Principal>>,

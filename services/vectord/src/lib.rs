@@ -20,13 +20,14 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, post};
 use lakehouse_client::{CatalogClient, ServiceClient, StorageClient};
 use lakehouse_common::metrics::{self, Histogram};
 use lakehouse_common::server::{BoxFuture, ReadyCheck};
 use lakehouse_common::startup::RunError;
 use lakehouse_common::{LoadedConfig, ServiceContext, layers, serve};
 use tokio::net::TcpListener;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use registry::Registry;
 
@@ -60,24 +61,37 @@ impl ReadyCheck for VectorReady {
     }
 }
 
+/// Adds: the one route with the large body cap.
+fn add_routes() -> OpenApiRouter<Arc<Registry>> {
+    OpenApiRouter::new().routes(routes!(handlers::add))
+}
+
+fn other_routes() -> OpenApiRouter<Arc<Registry>> {
+    OpenApiRouter::new()
+        .routes(routes!(handlers::create, handlers::list))
+        .routes(routes!(handlers::get_index, handlers::delete_index))
+        .routes(routes!(handlers::delete_items))
+        .routes(routes!(handlers::get_item))
+        .routes(routes!(handlers::search))
+        .routes(routes!(handlers::merge))
+        .routes(routes!(handlers::commit))
+}
+
 /// The routes, over `registry`.
 pub fn router(registry: Arc<Registry>) -> Router {
-    let adds = Router::new()
-        .route("/vectors/index/{name}/add", post(handlers::add))
+    let adds = add_routes()
+        .split_for_parts()
+        .0
         .with_state(registry.clone());
-    let rest = Router::new()
-        .route("/vectors/index", post(handlers::create).get(handlers::list))
-        .route(
-            "/vectors/index/{name}",
-            get(handlers::get_index).delete(handlers::delete_index),
-        )
-        .route("/vectors/index/{name}/delete", post(handlers::delete_items))
-        .route("/vectors/index/{name}/items/{id}", get(handlers::get_item))
-        .route("/vectors/index/{name}/search", post(handlers::search))
-        .route("/vectors/index/{name}/merge", post(handlers::merge))
-        .route("/vectors/index/{name}/commit", post(handlers::commit))
-        .with_state(registry);
+    let rest = other_routes().split_for_parts().0.with_state(registry);
     layers::body_limit(adds, MAX_ADD_BODY).merge(layers::body_limit(rest, MAX_BODY))
+}
+
+/// The OpenAPI document of [`router`]'s routes, from the same registrations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = add_routes().into_openapi();
+    doc.merge(other_routes().into_openapi());
+    doc
 }
 
 /// A per-index figure: name, help, how to read it.

@@ -148,7 +148,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// What a merge did.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct MergeOutcome {
     /// Items added to the destination.
     pub merged: usize,

@@ -12,6 +12,7 @@ use http::header::{
 use http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use lakehouse_common::ApiError;
 use lakehouse_storage::{ByteRange, ObjectMeta};
+use lakehouse_types::ErrorBody;
 
 use super::key_from_uri;
 use crate::{AppState, error};
@@ -31,6 +32,17 @@ fn meta_headers(h: &mut HeaderMap, meta: &ObjectMeta) {
 }
 
 /// Streams an object, or the one byte range asked for (206).
+#[utoipa::path(get, path = "/storage/objects/{*key}", tag = "storage",
+    params(("key" = String, Path, description = "The object key: UTF-8, at most 1024 bytes, percent-encoded as needed (`/` may stay)"), ("Range" = Option<String>, Header, description = "One byte range, `bytes=a-b`, `bytes=a-` or `bytes=-n`")),
+    responses(
+        (status = 200, description = "The object", content_type = "application/octet-stream", body = String,
+            headers(("ETag" = String), ("Last-Modified" = String), ("Accept-Ranges" = String))),
+        (status = 206, description = "The range asked for", content_type = "application/octet-stream", body = String,
+            headers(("Content-Range" = String), ("ETag" = String))),
+        (status = 400, description = "`invalid_key`, `bad_request`: an unparseable Range", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 416, description = "`range_not_satisfiable`", body = ErrorBody),
+    ))]
 pub async fn get_object(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
     let key = match key_from_uri(&uri) {
         Ok(k) => k,
@@ -75,6 +87,12 @@ pub async fn get_object(State(state): State<AppState>, uri: Uri, headers: Header
 }
 
 /// Size, etag and last-modified of an object, without its bytes.
+#[utoipa::path(head, path = "/storage/objects/{*key}", tag = "storage", params(("key" = String, Path, description = "The object key: UTF-8, at most 1024 bytes, percent-encoded as needed (`/` may stay)")),
+    responses(
+        (status = 200, description = "It exists", headers(("ETag" = String), ("Content-Length" = u64), ("Last-Modified" = String))),
+        (status = 400, description = "`invalid_key`"),
+        (status = 404, description = "`not_found`"),
+    ))]
 pub async fn head_object(State(state): State<AppState>, uri: Uri) -> Response {
     let key = match key_from_uri(&uri) {
         Ok(k) => k,

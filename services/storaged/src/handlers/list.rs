@@ -6,8 +6,9 @@ use axum::{Extension, Json};
 use lakehouse_common::{ApiError, Principal, Role};
 use lakehouse_types::is_internal;
 use lakehouse_types::key::MAX_KEY_BYTES;
-use lakehouse_types::{ListResponse, ObjectInfo};
+use lakehouse_types::{ErrorBody, ListResponse, ObjectInfo};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::rfc3339;
 use crate::{AppState, error};
@@ -16,11 +17,13 @@ use crate::{AppState, error};
 pub const MAX_PAGE: usize = 1000;
 
 /// Query parameters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only keys starting with this.
     #[serde(default)]
+    #[param(required = false)]
     pub prefix: String,
     /// Only keys sorting after this (exclusive); pass the previous page's `next_after`.
     pub after: Option<String>,
@@ -29,6 +32,11 @@ pub struct ListQuery {
 }
 
 /// One page of objects in UTF-8 byte order of their keys.
+#[utoipa::path(get, path = "/storage/list", tag = "storage", params(ListQuery),
+    responses(
+        (status = 200, description = "One page", body = ListResponse),
+        (status = 400, description = "`bad_request`: a limit out of range, an over-long prefix", body = ErrorBody),
+    ))]
 pub async fn list_objects(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,

@@ -10,13 +10,22 @@ use futures::TryStreamExt;
 use http::header::{CONTENT_LENGTH, ETAG, RETRY_AFTER};
 use http::{HeaderMap, Uri};
 use lakehouse_common::ApiError;
-use lakehouse_types::PutResponse;
+use lakehouse_types::{ErrorBody, PutResponse};
 
 use super::key_from_uri;
 use crate::{AppState, error};
 
 /// Streams the body into the store. The size cap is checked against `Content-Length` before
 /// a byte is read, and counted while streaming for bodies without one.
+#[utoipa::path(put, path = "/storage/objects/{*key}", tag = "storage", params(("key" = String, Path, description = "The object key: UTF-8, at most 1024 bytes, percent-encoded as needed (`/` may stay)")),
+    request_body(content = String, content_type = "application/octet-stream", description = "The object's bytes"),
+    responses(
+        (status = 200, description = "Stored", body = PutResponse, headers(("ETag" = String))),
+        (status = 400, description = "`invalid_key`, `upload_interrupted`, `bad_request`", body = ErrorBody),
+        (status = 409, description = "`conflict`: a key that is a prefix of another, or the other way round", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 503, description = "`too_many_uploads` (with Retry-After), `backend_unavailable`", body = ErrorBody),
+    ))]
 pub async fn put_object(
     State(state): State<AppState>,
     uri: Uri,

@@ -1,8 +1,9 @@
 """Driver for scripts/bench/sql_stream.sh: a fleet on loopback (fs storage), one dataset of
 ROWS rows, then `SELECT *` of all of it in each format through the gateway, read to the end
 in chunks. Reports queryd's peak RSS for each answer (the kernel's high-water mark, reset
-before each) next to a DuckDB in-process reader of the same Parquet object fetching Arrow
-batches, and the wall time of each."""
+before each) and the wall time of each, next to DuckDB in-process on the same Parquet objects:
+COPY to CSV and Parquet files (its own streaming writers) and a fetchall that holds the whole
+result."""
 import glob
 import http.client
 import json
@@ -83,19 +84,23 @@ try:
     # The peer: DuckDB in this process over the same Parquet objects, Arrow batches to the end.
     files = sorted(glob.glob(os.path.join(WORK, "objects", "datasets", "stream", "**", "*.parquet"),
                          recursive=True))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     con = duckdb.connect()
+    src = f"SELECT * FROM read_parquet({files!r})"
+    for fmt, ext in [("csv", "csv"), ("parquet", "parquet")]:
+        out = os.path.join(WORK, f"peer.{ext}")
+        t = time.perf_counter()
+        con.execute(f"COPY ({src}) TO '{out}' (FORMAT {fmt})")
+        dt = time.perf_counter() - t
+        size = os.path.getsize(out)
+        os.remove(out)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"duckdb in-process COPY to {fmt}: {size:,} bytes in {dt:.2f} s "
+              f"({size / dt / 1e6:.1f} MB/s), peak RSS of this process so far {peak:.0f} MiB")
     t = time.perf_counter()
-    reader = con.execute(f"SELECT * FROM read_parquet({files!r})").fetch_record_batch(65536)
-    n = sum(b.num_rows for b in reader)
-    dt = time.perf_counter() - t
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"duckdb in-process, Arrow batches: {n:,} rows in {dt:.2f} s, "
-          f"peak RSS of this process {after:.0f} MiB (was {before:.0f} MiB before)")
-    t = time.perf_counter()
-    con.execute(f"SELECT * FROM read_parquet({files!r})").fetch_arrow_table()
+    rows = con.execute(src).fetchall()
     dt = time.perf_counter() - t
     whole = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"duckdb in-process, whole result in memory: {dt:.2f} s, peak RSS {whole:.0f} MiB")
+    print(f"duckdb in-process fetchall (the whole result held): {len(rows):,} rows in {dt:.2f} s, "
+          f"peak RSS {whole:.0f} MiB")
 finally:
     fleet.stop_all()

@@ -71,10 +71,13 @@ pub struct Catalog<S> {
     pub(crate) commit: tokio::sync::Mutex<()>,
     pub(crate) gc_run: tokio::sync::Mutex<()>,
     pub(crate) gc: Mutex<GcTrack>,
-    loaded: AtomicBool,
+    pub(crate) loaded: AtomicBool,
     load_error: Mutex<Option<String>>,
     skipped: Mutex<Vec<String>>,
-    reload: tokio::sync::Notify,
+    pub(crate) reload: tokio::sync::Notify,
+    /// The lease, when instances share the catalog (see `lease`).
+    pub(crate) held: Mutex<crate::lease::Held>,
+    pub(crate) role_changed: tokio::sync::Notify,
     /// Iceberg files known written, per dataset; held while writing them.
     pub(crate) tables: tokio::sync::Mutex<HashMap<String, crate::tables::Written>>,
     /// Datasets whose tables a commit changed and the publisher has not written yet.
@@ -99,6 +102,8 @@ impl<S: ObjectStore> Catalog<S> {
             load_error: Mutex::new(None),
             skipped: Mutex::default(),
             reload: tokio::sync::Notify::new(),
+            held: Mutex::default(),
+            role_changed: tokio::sync::Notify::new(),
             tables: tokio::sync::Mutex::default(),
             unpublished: Mutex::default(),
             publish: tokio::sync::Notify::new(),
@@ -128,10 +133,7 @@ impl<S: ObjectStore> Catalog<S> {
         let mut backoff = Duration::from_millis(100);
         while let Err(e) = self.try_load().await {
             tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "cannot load the catalog");
-            *self
-                .load_error
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
+            self.set_load_error(e.to_string());
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
@@ -235,6 +237,13 @@ impl<S: ObjectStore> Catalog<S> {
         Ok((state, skipped))
     }
 
+    pub(crate) fn set_load_error(&self, e: String) {
+        *self
+            .load_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(e);
+    }
+
     /// Asks the loader to load again: storage may hold a commit memory does not.
     pub(crate) fn request_reload(&self, why: &str) {
         tracing::error!(reason = %why, "the catalog is reloading from storage");
@@ -273,7 +282,10 @@ impl<S: ObjectStore> Catalog<S> {
     pub(crate) fn ensure_loaded(&self) -> Result<(), CatalogError> {
         match self.not_ready() {
             None => Ok(()),
-            Some(why) => Err(CatalogError::NotReady(why)),
+            Some(why) => match self.commit_epoch() {
+                Err(standby) => Err(standby),
+                Ok(_) => Err(CatalogError::NotReady(why)),
+            },
         }
     }
 

@@ -43,6 +43,9 @@ pub enum CatalogError {
         /// What it is (0: it does not exist).
         current: u64,
     },
+    /// Another instance holds the catalog lease (or none does yet): ask the leader.
+    #[error("{0}")]
+    NotLeader(String),
     /// Still loading from storage.
     #[error("{0}")]
     NotReady(String),

@@ -53,6 +53,8 @@ impl<S: ObjectStore> Catalog<S> {
         let (referenced, sweeps) = {
             let _commit = self.commit.lock().await;
             self.ensure_loaded()?;
+            // A leader whose lease ran out must not delete what the next one references.
+            self.commit_epoch()?;
             let mut next = self.read().clone();
             let cutoff = now.saturating_sub(ms(self.settings.keep_for));
             let mut expired = 0;

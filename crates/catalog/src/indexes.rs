@@ -54,6 +54,7 @@ impl<S: ObjectStore> Catalog<S> {
             changes: vec![ChangeRecord::Index {
                 commit: info.clone(),
             }],
+            leader_epoch: None,
         };
         self.write_commit(&c).await?;
         tracing::info!(index = %name, version, "index committed");

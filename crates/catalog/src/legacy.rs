@@ -69,6 +69,7 @@ pub(crate) async fn import<S: ObjectStore>(
         time,
         request_id: "import".into(),
         changes,
+        leader_epoch: None,
     };
     Ok((Some(commit), skipped))
 }

@@ -7,7 +7,7 @@
 //! [`record`] the records themselves; `lineage` one dataset's history in memory,
 //! `index_lineage` one vector index's commits; `state` the
 //! whole catalog at one version; [`catalog`] loading and reads; `writes` register, append,
-//! delete and rollback; `gc` retention and collection; [`iceberg`] each dataset as an Iceberg table and
+//! delete and rollback; `gc` retention and collection; [`lease`] which of several instances commits; [`iceberg`] each dataset as an Iceberg table and
 //! `tables` writing it; [`mem`] a store in memory for tests.
 
 pub mod catalog;
@@ -16,6 +16,7 @@ mod gc;
 pub mod iceberg;
 mod index_lineage;
 mod indexes;
+pub mod lease;
 mod legacy;
 mod lineage;
 pub mod mem;
@@ -29,6 +30,7 @@ mod writes;
 
 pub use catalog::{Catalog, Settings};
 pub use error::CatalogError;
+pub use lease::{LeaseSettings, Role};
 pub use store::{Listed, ObjectStore, Page, StoreError};
 pub use tables::IcebergTable;
 pub use time::parse_ms;

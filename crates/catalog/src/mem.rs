@@ -12,6 +12,8 @@ use crate::time::now_ms;
 #[derive(Debug, Default)]
 pub struct MemStore {
     objects: Mutex<BTreeMap<String, (Vec<u8>, i64)>>,
+    /// Counts writes: a write's number is its ETag.
+    writes: std::sync::atomic::AtomicU64,
     /// The next this many puts fail without writing.
     pub fail_puts: AtomicU32,
     /// The next this many puts write, then report failure.
@@ -55,16 +57,62 @@ fn take(n: &AtomicU32) -> bool {
         .is_ok()
 }
 
-impl ObjectStore for MemStore {
-    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
+/// The ETag of an object: its bytes' length and a hash of them (FNV-1a), so a rewrite
+/// with other bytes changes it.
+fn etag_of(body: &[u8]) -> String {
+    let h = body.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("\"{}-{h:x}\"", body.len())
+}
+
+impl MemStore {
+    /// Writes `body` when `allowed` holds of the current object, with the injected faults.
+    fn write_if(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        allowed: impl FnOnce(Option<&(Vec<u8>, i64)>) -> bool,
+    ) -> Result<Option<String>, StoreError> {
         if take(&self.fail_puts) {
             return Err(StoreError("injected: put refused".into()));
         }
-        self.lock().insert(key.to_owned(), (body, now_ms()));
+        let etag = etag_of(&body);
+        {
+            let mut map = self.lock();
+            if !allowed(map.get(key)) {
+                return Ok(None);
+            }
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            map.insert(key.to_owned(), (body, now_ms()));
+        }
         if take(&self.lose_put_answers) {
             return Err(StoreError("injected: answer lost".into()));
         }
-        Ok(())
+        Ok(Some(etag))
+    }
+}
+
+impl ObjectStore for MemStore {
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        self.write_if(key, body, |_| true).map(drop)
+    }
+
+    async fn put_new(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
+        Ok(self.write_if(key, body, |o| o.is_none())?.is_some())
+    }
+
+    async fn put_over(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        etag: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.write_if(key, body, |o| o.is_some_and(|(b, _)| etag_of(b) == etag))
+    }
+
+    async fn get_tagged(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+        Ok(self.lock().get(key).map(|(b, _)| (b.clone(), etag_of(b))))
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

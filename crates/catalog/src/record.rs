@@ -20,6 +20,10 @@ pub struct CommitRecord {
     pub request_id: String,
     /// What changed.
     pub changes: Vec<ChangeRecord>,
+    /// The epoch of the catalog lease it was made under (absent: no lease, or written
+    /// before leases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_epoch: Option<u64>,
 }
 
 /// One change of a commit.

@@ -37,6 +37,26 @@ pub struct StoreError(pub String);
 pub trait ObjectStore: Send + Sync + 'static {
     /// Writes `key` durably.
     fn put(&self, key: &str, body: Vec<u8>) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Writes `key` only if no object has it: `false` (nothing written) when one does. The
+    /// commit log is written this way, so no two writers ever both make one version.
+    fn put_new(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Writes `key` only over the object whose ETag is `etag`: its new ETag, or `None`
+    /// (nothing written) when the object changed or is gone.
+    fn put_over(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        etag: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    /// Reads `key` and its ETag; `None` when it does not exist.
+    fn get_tagged(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<(Vec<u8>, String)>, StoreError>> + Send;
     /// Reads `key`; `None` when it does not exist.
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
     /// Removes `key`; a missing key is not an error.

@@ -54,13 +54,24 @@ fn check_expected(
 }
 
 impl<S: ObjectStore> Catalog<S> {
-    /// Writes commit `c` to the log. When the store's answer is lost, reads the key back to
-    /// learn what happened; when even that fails, reloads from storage, the only truth.
+    /// Writes commit `c` to the log, create-only: a version another instance made is never
+    /// written over. When the store's answer is lost, reads the key back to learn what
+    /// happened; when even that fails, reloads from storage, the only truth.
     pub(crate) async fn put_commit(&self, c: &CommitRecord) -> Result<(), CatalogError> {
         let key = log_key(c.version);
-        let bytes = serde_json::to_vec(c).map_err(|e| CatalogError::Internal(e.to_string()))?;
-        let Err(e) = self.store.put(&key, bytes.clone()).await else {
-            return Ok(());
+        let mut c = c.clone();
+        c.leader_epoch = self.commit_epoch()?;
+        let bytes = serde_json::to_vec(&c).map_err(|e| CatalogError::Internal(e.to_string()))?;
+        let e = match self.store.put_new(&key, bytes.clone()).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {
+                self.request_reload(&format!("{key} was committed by another catalogd"));
+                return Err(CatalogError::NotLeader(format!(
+                    "catalog version {} was committed by another catalogd instance; this one is reloading, retry",
+                    c.version
+                )));
+            }
+            Err(e) => e,
         };
         match self.store.get(&key).await {
             Ok(Some(b)) if b == bytes => Ok(()),
@@ -174,6 +185,7 @@ impl<S: ObjectStore> Catalog<S> {
                 name: name.to_owned(),
                 snapshot,
             }],
+            leader_epoch: None,
         };
         self.write_commit(&c).await?;
         tracing::info!(dataset = %name, version = c.version, "committed");

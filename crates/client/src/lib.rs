@@ -12,6 +12,8 @@ pub mod sql;
 pub mod storage;
 pub mod vectors;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lakehouse_types::{ErrorBody, HealthResponse};
@@ -97,12 +99,26 @@ impl ClientError {
     }
 }
 
-/// A client for one service at one base URL.
+/// A client for one service at one base URL, or at any of several instances of which one
+/// serves at a time (catalogd's active/standby pair): a request that cannot connect, or that
+/// a standby turns away, goes to the next, and the one that answered is used from then on.
 #[derive(Debug, Clone)]
 pub struct ServiceClient {
-    base: String,
+    bases: Arc<[String]>,
+    current: Arc<AtomicUsize>,
     token: Option<String>,
     http: reqwest::Client,
+}
+
+/// Response header naming an instance's part when it is not the serving one (`standby`).
+pub const ROLE_HEADER: &str = "x-lakehouse-role";
+
+/// Whether `res` comes from a standby turning the request away.
+pub fn is_standby_refusal(status: StatusCode, headers: &reqwest::header::HeaderMap) -> bool {
+    status == StatusCode::SERVICE_UNAVAILABLE
+        && headers
+            .get(ROLE_HEADER)
+            .is_some_and(|v| v.as_bytes() == b"standby")
 }
 
 static TRUSTED: std::sync::OnceLock<Vec<reqwest::Certificate>> = std::sync::OnceLock::new();
@@ -148,25 +164,57 @@ impl ServiceClient {
         token: Option<&str>,
         http: reqwest::Client,
     ) -> Result<Self, ClientError> {
-        let parsed = reqwest::Url::parse(base).map_err(|_| ClientError::BadUrl(base.to_owned()))?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return Err(ClientError::BadUrl(base.to_owned()));
+        Self::any_of(&[base.to_owned()], token, http)
+    }
+
+    /// A client for whichever of `bases` serves (at least one).
+    pub fn any_of(
+        bases: &[String],
+        token: Option<&str>,
+        http: reqwest::Client,
+    ) -> Result<Self, ClientError> {
+        let mut clean = Vec::with_capacity(bases.len());
+        for base in bases {
+            let parsed =
+                reqwest::Url::parse(base).map_err(|_| ClientError::BadUrl(base.clone()))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                return Err(ClientError::BadUrl(base.clone()));
+            }
+            clean.push(base.trim_end_matches('/').to_owned());
+        }
+        if clean.is_empty() {
+            return Err(ClientError::BadUrl(String::new()));
         }
         Ok(Self {
-            base: base.trim_end_matches('/').to_owned(),
+            bases: clean.into(),
+            current: Arc::default(),
             token: token.map(str::to_owned),
             http,
         })
     }
 
-    /// The base URL without a trailing slash.
+    /// The base URL without a trailing slash (of the instance in use).
     pub fn base(&self) -> &str {
-        &self.base
+        let i = self.current.load(Ordering::Relaxed) % self.bases.len();
+        &self.bases[i]
     }
 
     /// The full URL of `path` (which starts with `/`).
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        format!("{}{path}", self.base())
+    }
+
+    /// `req` sent to the instance after the one its URL names, and that instance's index.
+    fn to_next(&self, mut req: reqwest::Request) -> Option<(reqwest::Request, usize)> {
+        let url = req.url().to_string();
+        let from = self
+            .bases
+            .iter()
+            .position(|b| url.starts_with(b.as_str()))?;
+        let to = (from + 1) % self.bases.len();
+        let moved = format!("{}{}", self.bases[to], &url[self.bases[from].len()..]);
+        *req.url_mut() = reqwest::Url::parse(&moved).ok()?;
+        Some((req, to))
     }
 
     /// A request with auth and request id set.
@@ -185,7 +233,7 @@ impl ServiceClient {
     pub async fn send(&self, req: RequestBuilder) -> Result<Response, ClientError> {
         let (client, req) = req.build_split();
         let req = req.map_err(|e| ClientError::Decode {
-            url: self.base.clone(),
+            url: self.base().to_owned(),
             message: e.to_string(),
         })?;
         let url = req.url().to_string();
@@ -195,10 +243,25 @@ impl ServiceClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let res = client
-            .execute(req)
-            .await
-            .map_err(|e| ClientError::transport(&url, &e))?;
+        let mut req = req;
+        let mut url = url;
+        let mut tries = self.bases.len();
+        let res = loop {
+            tries -= 1;
+            let spare = if tries > 0 { req.try_clone() } else { None };
+            let outcome = client.execute(req).await;
+            let turned_away = match &outcome {
+                Ok(r) => is_standby_refusal(r.status(), r.headers()),
+                Err(e) => e.is_connect(),
+            };
+            if turned_away && let Some((next, i)) = spare.and_then(|r| self.to_next(r)) {
+                self.current.store(i, Ordering::Relaxed);
+                url = next.url().to_string();
+                req = next;
+                continue;
+            }
+            break outcome.map_err(|e| ClientError::transport(&url, &e))?;
+        };
         if res.status().is_client_error() || res.status().is_server_error() {
             return Err(error_from(res, rid).await);
         }

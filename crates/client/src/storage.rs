@@ -55,6 +55,56 @@ impl StorageClient {
         self.inner.send_json(req).await
     }
 
+    /// Stores `body` under `key` only if `If-None-Match` / `If-Match` (`condition`, a header and
+    /// its value) holds; `None` when storaged answers 412 and nothing was written.
+    pub async fn put_if(
+        &self,
+        key: &ObjectKey,
+        body: impl Into<reqwest::Body>,
+        condition: (reqwest::header::HeaderName, &str),
+        rid: &str,
+    ) -> Result<Option<PutResponse>, ClientError> {
+        let req = self
+            .inner
+            .request(Method::PUT, &object_path(key), rid)
+            .header(condition.0, condition.1)
+            .body(body);
+        match self.inner.send_json(req).await {
+            Ok(r) => Ok(Some(r)),
+            Err(e) if e.status() == Some(reqwest::StatusCode::PRECONDITION_FAILED) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reads a whole object and its ETag; `None` when there is no object.
+    pub async fn get_tagged(
+        &self,
+        key: &ObjectKey,
+        rid: &str,
+    ) -> Result<Option<(Bytes, String)>, ClientError> {
+        let res = match self
+            .inner
+            .send(self.inner.request(Method::GET, &object_path(key), rid))
+            .await
+        {
+            Ok(r) => r,
+            Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let url = res.url().to_string();
+        let etag = res
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = res.bytes().await.map_err(|e| ClientError::Unreachable {
+            url,
+            message: e.to_string(),
+        })?;
+        Ok(Some((bytes, etag)))
+    }
+
     /// Reads a whole object.
     pub async fn get(&self, key: &ObjectKey, rid: &str) -> Result<Bytes, ClientError> {
         let res = self

@@ -221,7 +221,8 @@ pub struct GatewayConfig {
     pub bind: String,
     /// storaged base URL, or several instances over one S3 bucket (balanced).
     pub storaged_url: Instances,
-    /// catalogd base URL (one: it holds the catalog's authority).
+    /// catalogd base URL, or the instances of an active/standby pair (requests go to the one
+    /// holding the catalog lease).
     pub catalogd_url: Instances,
     /// ingestd base URL, or several instances (balanced).
     pub ingestd_url: Instances,
@@ -338,6 +339,13 @@ pub struct CatalogdConfig {
     pub checkpoint_every: u64,
     /// `[catalogd.iceberg]`: every dataset as an Iceberg table, and the REST catalog.
     pub iceberg: IcebergConfig,
+    /// How long the catalog lease lasts unrenewed: of the instances sharing one storage, the
+    /// holder commits and the others stand by, taking over this long after it stops
+    /// renewing. 0 turns the lease off (one instance only, never two).
+    pub lease_ms: u64,
+    /// This instance's name in the lease: unique among the instances, the same across
+    /// restarts (a restart takes its own lease back at once). Empty: `<hostname>:<bind>`.
+    pub instance_name: String,
 }
 
 /// `[catalogd.iceberg]`. Locations and storage settings default to what `[storaged]` says;
@@ -379,6 +387,8 @@ impl Default for CatalogdConfig {
             gc_grace_seconds: 3_600,
             checkpoint_every: 100,
             iceberg: IcebergConfig::default(),
+            lease_ms: 10_000,
+            instance_name: String::new(),
         }
     }
 }
@@ -391,8 +401,8 @@ pub struct IngestdConfig {
     pub bind: String,
     /// storaged base URL.
     pub storaged_url: String,
-    /// catalogd base URL.
-    pub catalogd_url: String,
+    /// catalogd base URL, or the instances of an active/standby pair (the leader is followed).
+    pub catalogd_url: Instances,
     /// Uploads (the CSV, multipart framing aside) larger than this get 413.
     pub max_upload_bytes: u64,
     /// Uploads and their Parquet are staged here, then removed.
@@ -412,7 +422,7 @@ impl Default for IngestdConfig {
         Self {
             bind: "127.0.0.1:3213".into(),
             storaged_url: default_url(3211),
-            catalogd_url: default_url(3212),
+            catalogd_url: Instances::one(default_url(3212)),
             max_upload_bytes: 1 << 30,
             tmp_dir: PathBuf::from("data/tmp/ingestd"),
             max_concurrent_ingests: 2,
@@ -431,8 +441,8 @@ pub struct QuerydConfig {
     pub bind: String,
     /// storaged base URL.
     pub storaged_url: String,
-    /// catalogd base URL.
-    pub catalogd_url: String,
+    /// catalogd base URL, or the instances of an active/standby pair (the leader is followed).
+    pub catalogd_url: Instances,
     /// Local directory caching Parquet objects (the only files queries can read).
     pub cache_dir: PathBuf,
     /// Cache size cap; least recently used objects beyond it are evicted.
@@ -454,7 +464,7 @@ impl Default for QuerydConfig {
         Self {
             bind: "127.0.0.1:3214".into(),
             storaged_url: default_url(3211),
-            catalogd_url: default_url(3212),
+            catalogd_url: Instances::one(default_url(3212)),
             cache_dir: PathBuf::from("data/cache/queryd"),
             cache_max_bytes: 10 << 30,
             query_timeout_ms: 30_000,
@@ -484,9 +494,9 @@ pub struct VectordConfig {
     /// Snapshots larger than this are stored as parts of this size; it must stay under
     /// storaged's 256 MiB object cap.
     pub snapshot_part_mb: u64,
-    /// catalogd base URL: index commits are recorded there, and searches `as_of` a version
-    /// ask it which state to read.
-    pub catalogd_url: String,
+    /// catalogd base URL (or its active/standby pair): index commits are recorded there, and
+    /// searches `as_of` a version ask it which state to read.
+    pub catalogd_url: Instances,
     /// Memory for index states loaded to answer searches as of older versions; the least
     /// recently used go first.
     pub as_of_cache_mb: u64,
@@ -500,7 +510,7 @@ impl Default for VectordConfig {
             save_delay_ms: 500,
             log_timeout_ms: 30_000,
             snapshot_part_mb: 64,
-            catalogd_url: default_url(3212),
+            catalogd_url: Instances::one(default_url(3212)),
             as_of_cache_mb: 1_024,
         }
     }
@@ -695,7 +705,7 @@ impl Config {
         parse_bind("gateway.bind", &g.bind)?;
         for (k, v, many) in [
             ("gateway.storaged_url", &g.storaged_url, true),
-            ("gateway.catalogd_url", &g.catalogd_url, false),
+            ("gateway.catalogd_url", &g.catalogd_url, true),
             ("gateway.ingestd_url", &g.ingestd_url, true),
             ("gateway.queryd_url", &g.queryd_url, true),
             ("gateway.vectord_url", &g.vectord_url, false),
@@ -718,15 +728,30 @@ impl Config {
         for (k, v) in [
             ("catalogd.storaged_url", &self.catalogd.storaged_url),
             ("ingestd.storaged_url", &self.ingestd.storaged_url),
-            ("ingestd.catalogd_url", &self.ingestd.catalogd_url),
             ("queryd.storaged_url", &self.queryd.storaged_url),
-            ("queryd.catalogd_url", &self.queryd.catalogd_url),
             ("vectord.storaged_url", &self.vectord.storaged_url),
-            ("vectord.catalogd_url", &self.vectord.catalogd_url),
             ("materializer.gateway_url", &self.materializer.gateway_url),
             ("replay.gateway_url", &self.replay.gateway_url),
         ] {
             parse_url(k, v)?;
+        }
+        for (k, v) in [
+            ("ingestd.catalogd_url", &self.ingestd.catalogd_url),
+            ("queryd.catalogd_url", &self.queryd.catalogd_url),
+            ("vectord.catalogd_url", &self.vectord.catalogd_url),
+        ] {
+            if v.0.is_empty() {
+                return Err(ConfigError::invalid(k, "expected at least one URL"));
+            }
+            for u in &v.0 {
+                parse_url(k, u)?;
+            }
+        }
+        if self.catalogd.lease_ms != 0 && self.catalogd.lease_ms < 400 {
+            return Err(ConfigError::invalid(
+                "catalogd.lease_ms",
+                "a lease shorter than 400 ms cannot be renewed in time; 0 turns it off",
+            ));
         }
         for (k, v) in [
             ("storaged.bind", &self.storaged.bind),

@@ -159,6 +159,7 @@ pub fn code_for_status(status: StatusCode) -> &'static str {
         408 => "request_timeout",
         409 => "conflict",
         411 => "length_required",
+        412 => "precondition_failed",
         413 => "payload_too_large",
         415 => "unsupported_media_type",
         416 => "range_not_satisfiable",

@@ -29,6 +29,12 @@ pub enum StorageError {
     /// The key cannot be stored because of another object (fs: a file where a directory must be).
     #[error("{0}")]
     Conflict(String),
+    /// A conditional write's precondition did not hold; nothing was written.
+    #[error("precondition failed")]
+    PreconditionFailed {
+        /// The object's ETag now; `None` when there is no object.
+        current: Option<String>,
+    },
     /// The sender's body stream failed before it ended.
     #[error("upload interrupted: {0}")]
     BodyRead(String),

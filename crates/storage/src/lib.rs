@@ -2,8 +2,10 @@
 //!
 //! Layout: [`ObjectStore`] is the trait every backend implements; [`fs`] stores objects as files
 //! under a root directory (temp file, fsync, rename); [`s3`] talks to any S3-compatible store
-//! through the AWS SDK; [`range`] resolves HTTP byte ranges. No HTTP server code lives here.
+//! through the AWS SDK; [`range`] resolves HTTP byte ranges; [`conditional`] create-only and
+//! compare-and-swap writes. No HTTP server code lives here.
 
+pub mod conditional;
 pub mod error;
 pub mod fs;
 pub mod range;
@@ -17,6 +19,7 @@ use bytes::Bytes;
 use futures::Stream;
 use lakehouse_types::ObjectKey;
 
+pub use conditional::{KeyLocks, Precondition, put_if};
 pub use error::{StorageError, StorageResult};
 pub use fs::FsStore;
 pub use range::ByteRange;

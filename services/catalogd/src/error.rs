@@ -18,6 +18,7 @@ pub fn api_error(e: CatalogError) -> ApiError {
         CatalogError::VersionConflict { current, .. } => ApiError::conflict(message)
             .with_code("version_conflict")
             .with_current_version(current),
+        CatalogError::NotLeader(_) => ApiError::unavailable(message).with_code("not_leader"),
         CatalogError::NotReady(_) => ApiError::unavailable(message).with_code("not_ready"),
         CatalogError::Storage(_) => ApiError::bad_gateway(message).with_code("storage_unavailable"),
         CatalogError::Internal(m) => ApiError::internal(m),

@@ -5,7 +5,8 @@
 //! Layout: [`objects`] is storaged as the catalog's store; [`handlers`] the routes;
 //! [`iceberg`] the Iceberg REST catalog's read side; [`error`] the one mapping from catalog errors to statuses; this file wires the router and
 //! the service's life (the catalog loads in the background, retrying until storage answers,
-//! `/ready` says 503 until then; collection runs on a timer).
+//! `/ready` says 503 until then; with a lease, only while this instance holds it, and a
+//! standby marks its answers; collection runs on a timer).
 
 pub mod error;
 pub mod handlers;
@@ -25,7 +26,7 @@ use tokio::net::TcpListener;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use lakehouse_catalog::Catalog;
+pub use lakehouse_catalog::{Catalog, LeaseSettings, Role};
 
 /// The catalog over storaged.
 pub type Cat = Catalog<objects::StorageObjects>;
@@ -159,7 +160,47 @@ pub fn app(loaded: &LoadedConfig) -> Result<(Router, Arc<Cat>), RunError> {
         );
     });
     let routes = layers::timeout(router(catalog.clone(), rest), ctx.request_timeout);
-    Ok((lakehouse_common::app(&ctx, routes), catalog))
+    let app = lakehouse_common::app(&ctx, routes).layer(axum::middleware::from_fn_with_state(
+        catalog.clone(),
+        name_the_standby,
+    ));
+    Ok((app, catalog))
+}
+
+/// Marks every answer of a standby, so the gateway and the services' clients move on to the
+/// leader instead of reporting its 503.
+async fn name_the_standby(
+    axum::extract::State(catalog): axum::extract::State<Arc<Cat>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut res = next.run(req).await;
+    if matches!(catalog.role(), Role::Standby { .. }) {
+        res.headers_mut().insert(
+            lakehouse_client::ROLE_HEADER,
+            axum::http::HeaderValue::from_static("standby"),
+        );
+    }
+    res
+}
+
+/// The lease settings of `[catalogd]`; `None` when the lease is off.
+pub fn lease_settings(c: &lakehouse_common::config::CatalogdConfig) -> Option<LeaseSettings> {
+    if c.lease_ms == 0 {
+        return None;
+    }
+    let holder = if c.instance_name.is_empty() {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_default();
+        format!("{host}:{}", c.bind)
+    } else {
+        c.instance_name.clone()
+    };
+    Some(LeaseSettings {
+        holder,
+        duration: Duration::from_millis(c.lease_ms),
+    })
 }
 
 /// Serves catalogd on `listener` until `shutdown` resolves.
@@ -170,7 +211,13 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let (app, catalog) = app(&loaded)?;
     let for_loader = catalog.clone();
-    let loader = tokio::spawn(async move { for_loader.run_loader().await });
+    let lease = lease_settings(&loaded.config.catalogd);
+    let loader = tokio::spawn(async move {
+        match lease {
+            Some(lease) => for_loader.run_leased(lease).await,
+            None => for_loader.run_loader().await,
+        }
+    });
     let for_publisher = catalog.clone();
     let publisher = tokio::spawn(async move { for_publisher.run_publisher().await });
     let interval = Duration::from_secs(loaded.config.catalogd.gc_interval_minutes * 60);

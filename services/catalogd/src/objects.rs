@@ -5,6 +5,7 @@ use lakehouse_client::{ClientError, StorageClient};
 use lakehouse_common::request_id;
 use lakehouse_types::ObjectKey;
 use reqwest::StatusCode;
+use reqwest::header::{IF_MATCH, IF_NONE_MATCH};
 
 /// Listing page size.
 const PAGE: usize = 1_000;
@@ -31,6 +32,35 @@ impl ObjectStore for StorageObjects {
             .put(&key(k)?, body, &rid())
             .await
             .map(drop)
+            .map_err(|e| failed(&e))
+    }
+
+    async fn put_new(&self, k: &str, body: Vec<u8>) -> Result<bool, StoreError> {
+        self.0
+            .put_if(&key(k)?, body, (IF_NONE_MATCH, "*"), &rid())
+            .await
+            .map(|r| r.is_some())
+            .map_err(|e| failed(&e))
+    }
+
+    async fn put_over(
+        &self,
+        k: &str,
+        body: Vec<u8>,
+        etag: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.0
+            .put_if(&key(k)?, body, (IF_MATCH, etag), &rid())
+            .await
+            .map(|r| r.map(|p| p.etag))
+            .map_err(|e| failed(&e))
+    }
+
+    async fn get_tagged(&self, k: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+        self.0
+            .get_tagged(&key(k)?, &rid())
+            .await
+            .map(|r| r.map(|(b, etag)| (b.to_vec(), etag)))
             .map_err(|e| failed(&e))
     }
 

@@ -51,7 +51,8 @@ pub struct ServiceHealth {
     service: &'static str,
     /// Which instance of the service (0 for the first configured URL).
     instance: usize,
-    /// `ready`, `not_ready` or `unreachable`.
+    /// `ready`, `not_ready`, `unreachable`, or `standby` (a catalogd waiting to take over,
+    /// which counts as ready).
     status: &'static str,
     /// Its crate version; absent when it could not be asked.
     version: Option<String>,
@@ -77,6 +78,7 @@ async fn probe(p: &Probe, rid: &str) -> ServiceHealth {
         }
         Ok(res) => {
             let ok = res.status().is_success();
+            let standby = res.headers().contains_key(lakehouse_client::ROLE_HEADER);
             let body: Value = res.json().await.unwrap_or(Value::Null);
             let reasons = body["reasons"]
                 .as_array()
@@ -86,7 +88,12 @@ async fn probe(p: &Probe, rid: &str) -> ServiceHealth {
                         .collect()
                 })
                 .unwrap_or_default();
-            (if ok { "ready" } else { "not_ready" }, reasons)
+            let status = match (ok, standby) {
+                (_, true) => "standby",
+                (true, false) => "ready",
+                (false, false) => "not_ready",
+            };
+            (status, reasons)
         }
     };
     let version = match status {
@@ -122,7 +129,9 @@ pub async fn fleet_health(State(p): State<FleetProbes>) -> Response {
     }];
     let probes = p.services.iter().map(|p| probe(p, &rid));
     services.extend(futures::future::join_all(probes).await);
-    let all_ready = services.iter().all(|s| s.status == "ready");
+    let all_ready = services
+        .iter()
+        .all(|s| s.status == "ready" || s.status == "standby");
     let each_has_one = services.iter().all(|s| {
         services
             .iter()

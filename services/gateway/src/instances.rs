@@ -1,7 +1,7 @@
 //! Several instances of one stateless service behind one route: requests go round-robin over
-//! the healthy ones. An instance is taken out when connecting to it fails or its `/health`
-//! stops answering, and put back when `/health` answers again (checked every
-//! `gateway.health_interval_ms`).
+//! the healthy ones. An instance is taken out when connecting to it fails, its `/health`
+//! stops answering or says it stands by (catalogd's standby), and put back when `/health`
+//! answers again as a serving instance (checked every `gateway.health_interval_ms`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -73,12 +73,16 @@ pub fn watch(
         loop {
             tick.tick().await;
             for (i, base) in instances.bases.iter().enumerate() {
+                // A standby answers /health too, but serves nothing else.
                 let ok = http
                     .get(format!("{base}/health"))
                     .timeout(interval.min(Duration::from_secs(2)))
                     .send()
                     .await
-                    .is_ok_and(|r| r.status().is_success());
+                    .is_ok_and(|r| {
+                        r.status().is_success()
+                            && !r.headers().contains_key(lakehouse_client::ROLE_HEADER)
+                    });
                 if instances.mark(i, ok) {
                     if ok {
                         tracing::info!(upstream = name, instance = %base, "instance back in");

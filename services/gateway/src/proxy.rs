@@ -21,6 +21,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use lakehouse_client::is_standby_refusal;
 use lakehouse_common::access::CLIENT_HEADER;
 use lakehouse_common::{ApiError, Principal};
 
@@ -185,7 +186,7 @@ async fn forward_once(
     let cap = up.max_body;
     let tries = if held.is_some() { order.len() } else { 1 };
     let mut last = None;
-    for &i in order.iter().take(tries) {
+    for (attempt, &i) in order.iter().take(tries).enumerate() {
         let url = upstream_url(&up.instances.bases[i], &parts.uri);
         let Ok(uri) = http::Uri::try_from(url.as_str()) else {
             return Ok(
@@ -224,6 +225,17 @@ async fn forward_once(
                 continue;
             }
             Ok(Err(e)) => return Err(transport_error(up.name, &e)),
+            // A standby turned it away before doing anything: the leader is another one.
+            Ok(Ok(res))
+                if held.is_some()
+                    && is_standby_refusal(res.status(), res.headers())
+                    && attempt + 1 < tries =>
+            {
+                if up.instances.mark(i, false) {
+                    tracing::info!(upstream = up.name, instance = %up.instances.bases[i], "instance taken out: standing by");
+                }
+                continue;
+            }
             Ok(Ok(res)) => res,
         };
         let (mut head, body) = res.into_parts();

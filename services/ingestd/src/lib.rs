@@ -109,7 +109,11 @@ pub fn app(loaded: &LoadedConfig) -> Result<Router, RunError> {
     let cfg = &c.ingestd;
     let token = loaded.auth.token();
     let storage = ServiceClient::new(&cfg.storaged_url, token)?;
-    let catalog = ServiceClient::new(&cfg.catalogd_url, token)?;
+    let catalog = ServiceClient::any_of(
+        &cfg.catalogd_url.0,
+        token,
+        lakehouse_client::default_http_client(Duration::from_secs(2)),
+    )?;
     std::fs::create_dir_all(&cfg.tmp_dir).map_err(|e| {
         format!(
             "ingestd.tmp_dir: cannot create {}: {e}",

@@ -184,7 +184,10 @@ pub async fn backup(
     let mut wanted: BTreeMap<String, (u64, String)> = BTreeMap::new();
     for prefix in STATE_PREFIXES {
         for (k, size, etag) in objects::list_all(source, prefix).await? {
-            wanted.insert(k, (size, etag));
+            // Who leads the source fleet says nothing of the fleet restored from the copy.
+            if k != lakehouse_catalog::lease::LEASE_KEY {
+                wanted.insert(k, (size, etag));
+            }
         }
     }
     for k in &data {

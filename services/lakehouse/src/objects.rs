@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use lakehouse_storage::{ObjectStore, StorageError};
+use lakehouse_storage::{KeyLocks, ObjectStore, Precondition, StorageError, put_if};
 use lakehouse_types::ObjectKey;
 use sha2::{Digest, Sha256};
 
@@ -97,6 +97,25 @@ impl std::fmt::Debug for CatalogStore {
     }
 }
 
+impl CatalogStore {
+    async fn put_if(
+        &self,
+        k: &str,
+        bytes: Vec<u8>,
+        cond: Precondition,
+    ) -> Result<String, StorageError> {
+        let body =
+            futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(bytes)) });
+        let locks = LOCKS.get_or_init(KeyLocks::default);
+        put_if(&*self.0, locks, &key(k)?, body.boxed(), u64::MAX, &cond)
+            .await
+            .map(|m| m.etag)
+    }
+}
+
+/// The command's own conditional writers share these locks.
+static LOCKS: std::sync::OnceLock<KeyLocks> = std::sync::OnceLock::new();
+
 fn failed(e: &StorageError) -> lakehouse_catalog::StoreError {
     lakehouse_catalog::StoreError(e.to_string())
 }
@@ -104,6 +123,45 @@ fn failed(e: &StorageError) -> lakehouse_catalog::StoreError {
 impl lakehouse_catalog::ObjectStore for CatalogStore {
     async fn put(&self, k: &str, body: Vec<u8>) -> Result<(), lakehouse_catalog::StoreError> {
         write(&self.0, k, body).await.map_err(|e| failed(&e))
+    }
+
+    async fn put_new(&self, k: &str, body: Vec<u8>) -> Result<bool, lakehouse_catalog::StoreError> {
+        match self.put_if(k, body, Precondition::Absent).await {
+            Ok(_) => Ok(true),
+            Err(StorageError::PreconditionFailed { .. }) => Ok(false),
+            Err(e) => Err(failed(&e)),
+        }
+    }
+
+    async fn put_over(
+        &self,
+        k: &str,
+        body: Vec<u8>,
+        etag: &str,
+    ) -> Result<Option<String>, lakehouse_catalog::StoreError> {
+        match self
+            .put_if(k, body, Precondition::Matches(etag.to_owned()))
+            .await
+        {
+            Ok(etag) => Ok(Some(etag)),
+            Err(StorageError::PreconditionFailed { .. }) => Ok(None),
+            Err(e) => Err(failed(&e)),
+        }
+    }
+
+    async fn get_tagged(
+        &self,
+        k: &str,
+    ) -> Result<Option<(Vec<u8>, String)>, lakehouse_catalog::StoreError> {
+        let okey = key(k).map_err(|e| failed(&e))?;
+        let got = match self.0.get(&okey, None).await {
+            Ok(g) => g,
+            Err(StorageError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(failed(&e)),
+        };
+        let etag = got.meta.etag.clone();
+        let chunks: Vec<Bytes> = got.body.try_collect().await.map_err(|e| failed(&e))?;
+        Ok(Some((chunks.concat(), etag)))
     }
 
     async fn get(&self, k: &str) -> Result<Option<Vec<u8>>, lakehouse_catalog::StoreError> {

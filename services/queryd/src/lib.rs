@@ -180,7 +180,11 @@ pub fn app(loaded: &LoadedConfig) -> Result<Router, RunError> {
     let cfg = &c.queryd;
     let token = loaded.auth.token();
     let storage = ServiceClient::new(&cfg.storaged_url, token)?;
-    let catalog = ServiceClient::new(&cfg.catalogd_url, token)?;
+    let catalog = ServiceClient::any_of(
+        &cfg.catalogd_url.0,
+        token,
+        lakehouse_client::default_http_client(Duration::from_secs(2)),
+    )?;
     let cache = cache::Cache::open(
         &cfg.cache_dir,
         cfg.cache_max_bytes,

@@ -17,6 +17,16 @@ pub fn api_error(e: StorageError) -> ApiError {
             ApiError::payload_too_large(format!("object exceeds the limit of {limit} bytes"))
         }
         StorageError::Conflict(m) => ApiError::conflict(m),
+        StorageError::PreconditionFailed { current } => ApiError::new(
+            http::StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            match current {
+                Some(etag) => {
+                    format!("the object's ETag is {etag}; the write's precondition does not hold")
+                }
+                None => "no object has this key; the write's precondition does not hold".to_owned(),
+            },
+        ),
         StorageError::BodyRead(m) => ApiError::bad_request(format!("upload interrupted: {m}"))
             .with_code("upload_interrupted"),
         StorageError::Unavailable(m) => {

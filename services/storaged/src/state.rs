@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use lakehouse_common::config::StoragedConfig;
 use lakehouse_common::metrics::write_sample;
-use lakehouse_storage::ObjectStore;
+use lakehouse_storage::{KeyLocks, ObjectStore};
 use tokio::sync::Semaphore;
 
 /// Limits applied by the handlers.
@@ -48,6 +48,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Counters.
     pub stats: Arc<Stats>,
+    /// Held by conditional writes from their check to their write.
+    pub key_locks: Arc<KeyLocks>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -73,6 +75,7 @@ impl AppState {
             upload_slots: Arc::new(Semaphore::new(limits.max_uploads)),
             limits,
             stats: Arc::default(),
+            key_locks: Arc::default(),
         }
     }
 

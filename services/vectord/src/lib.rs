@@ -211,7 +211,11 @@ pub fn app(loaded: &LoadedConfig) -> Result<(Router, Arc<Registry>), RunError> {
         Duration::from_millis(c.vectord.save_delay_ms),
         Duration::from_millis(c.vectord.log_timeout_ms),
     );
-    let catalog = ServiceClient::new(&c.vectord.catalogd_url, loaded.auth.token())?;
+    let catalog = ServiceClient::any_of(
+        &c.vectord.catalogd_url.0,
+        loaded.auth.token(),
+        lakehouse_client::default_http_client(Duration::from_secs(2)),
+    )?;
     registry.set_history(history::History::new(
         CatalogClient::new(catalog),
         index_store,

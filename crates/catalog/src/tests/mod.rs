@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod gc;
+mod lease;
 mod tables;
 
 use std::sync::Arc;
@@ -67,6 +68,20 @@ impl crate::ObjectStore for Arc<MemStore> {
     }
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, crate::StoreError> {
         self.as_ref().get(key).await
+    }
+    async fn put_new(&self, key: &str, body: Vec<u8>) -> Result<bool, crate::StoreError> {
+        self.as_ref().put_new(key, body).await
+    }
+    async fn put_over(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        etag: &str,
+    ) -> Result<Option<String>, crate::StoreError> {
+        self.as_ref().put_over(key, body, etag).await
+    }
+    async fn get_tagged(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, crate::StoreError> {
+        self.as_ref().get_tagged(key).await
     }
     async fn delete(&self, key: &str) -> Result<(), crate::StoreError> {
         self.as_ref().delete(key).await

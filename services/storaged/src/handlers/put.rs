@@ -7,21 +7,28 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
-use http::header::{CONTENT_LENGTH, ETAG, RETRY_AFTER};
+use http::header::{CONTENT_LENGTH, ETAG, IF_MATCH, IF_NONE_MATCH, RETRY_AFTER};
 use http::{HeaderMap, Uri};
 use lakehouse_common::ApiError;
+use lakehouse_storage::{Precondition, put_if};
 use lakehouse_types::{ErrorBody, PutResponse};
 
 use super::key_from_uri;
 use crate::{AppState, error};
 
 /// Streams the body into the store. The size cap is checked against `Content-Length` before
-/// a byte is read, and counted while streaming for bodies without one.
-#[utoipa::path(put, path = "/storage/objects/{*key}", tag = "storage", params(("key" = String, Path, description = "The object key: UTF-8, at most 1024 bytes, percent-encoded as needed (`/` may stay)")),
+/// a byte is read, and counted while streaming for bodies without one. `If-None-Match: *`
+/// writes only when no object has the key, `If-Match: "etag"` only over that version; two
+/// conditional writers of one key through one storaged never both succeed, whatever the
+/// backend.
+#[utoipa::path(put, path = "/storage/objects/{*key}", tag = "storage", params(("key" = String, Path, description = "The object key: UTF-8, at most 1024 bytes, percent-encoded as needed (`/` may stay)"),
+        ("If-None-Match" = Option<String>, Header, description = "`*`: write only if no object has the key"),
+        ("If-Match" = Option<String>, Header, description = "Write only over the object with this ETag (`*`: any existing object)")),
     request_body(content = String, content_type = "application/octet-stream", description = "The object's bytes"),
     responses(
         (status = 200, description = "Stored", body = PutResponse, headers(("ETag" = String))),
-        (status = 400, description = "`invalid_key`, `upload_interrupted`, `bad_request`", body = ErrorBody),
+        (status = 400, description = "`invalid_key`, `invalid_precondition`, `upload_interrupted`, `bad_request`", body = ErrorBody),
+        (status = 412, description = "`precondition_failed`: `If-None-Match: *` and the object exists, or `If-Match` and its ETag differs", body = ErrorBody),
         (status = 409, description = "`conflict`: a key that is a prefix of another, or the other way round", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 503, description = "`too_many_uploads` (with Retry-After), `backend_unavailable`", body = ErrorBody),
@@ -34,6 +41,10 @@ pub async fn put_object(
 ) -> Response {
     let key = match key_from_uri(&uri) {
         Ok(k) => k,
+        Err(e) => return e.into_response(),
+    };
+    let condition = match precondition(&headers) {
+        Ok(c) => c,
         Err(e) => return e.into_response(),
     };
     let max = state.limits.max_object_bytes;
@@ -62,7 +73,20 @@ pub async fn put_object(
         return res;
     };
     let stream = body.into_data_stream().map_err(std::io::Error::other);
-    let result = state.store.put(&key, Box::pin(stream), max).await;
+    let result = match &condition {
+        None => state.store.put(&key, Box::pin(stream), max).await,
+        Some(c) => {
+            put_if(
+                &*state.store,
+                &state.key_locks,
+                &key,
+                Box::pin(stream),
+                max,
+                c,
+            )
+            .await
+        }
+    };
     drop(permit);
     match result {
         Ok(meta) => {
@@ -85,5 +109,37 @@ pub async fn put_object(
             res
         }
         Err(e) => error::response(e),
+    }
+}
+
+/// The write's precondition, from `If-None-Match` (only `*`: S3 takes nothing else) or
+/// `If-Match`; both at once is refused.
+fn precondition(headers: &HeaderMap) -> Result<Option<Precondition>, ApiError> {
+    let text = |name: http::HeaderName| -> Result<Option<String>, ApiError> {
+        headers
+            .get(&name)
+            .map(|v| {
+                v.to_str().map(|s| s.trim().to_owned()).map_err(|_| {
+                    ApiError::bad_request(format!("{name} is not text"))
+                        .with_code("invalid_precondition")
+                })
+            })
+            .transpose()
+    };
+    match (text(IF_NONE_MATCH)?, text(IF_MATCH)?) {
+        (None, None) => Ok(None),
+        (Some(v), None) if v == "*" => Ok(Some(Precondition::Absent)),
+        (Some(v), None) => Err(ApiError::bad_request(format!(
+            "If-None-Match on a write takes only \"*\" (create if absent), not {v}"
+        ))
+        .with_code("invalid_precondition")),
+        (None, Some(v)) if !v.is_empty() => Ok(Some(Precondition::Matches(v))),
+        (None, Some(_)) => {
+            Err(ApiError::bad_request("If-Match is empty").with_code("invalid_precondition"))
+        }
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "give If-None-Match or If-Match, not both",
+        )
+        .with_code("invalid_precondition")),
     }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit tests, the storage conformance suite on both
-# backends (a local directory and a real S3 server, Garage, started here), and end-to-end
-# tests through the real binaries. Exits non-zero on the first failure.
+# backends (a local directory and a real S3 server, Garage, started here; then again on a
+# three-node Garage cluster with a node stopped), and end-to-end tests through the real
+# binaries. Exits non-zero on the first failure.
 #
 # One cargo profile (release) serves the tests and the fleet, so heavy dependencies compile
 # once. Set CARGO_TARGET_DIR to share a build directory between checkouts.
@@ -74,6 +75,9 @@ cargo build --release --workspace --bins --locked
 step "tests (unit, conformance on fs and s3, end-to-end)"
 LOG=$(mktemp)
 cargo test --release --workspace --all-targets --locked -- --test-threads="${LAKEHOUSE_TEST_THREADS:-4}" 2>&1 | tee "$LOG"
+
+step "storage conformance on a three-node Garage cluster (replication factor 3), a node stopped mid-run"
+bash scripts/s3-cluster.sh conformance
 
 step "smoke test (scripts/smoke.sh) against the scripts/up.sh fleet"
 UP_SMOKE=1 UP_EXIT_AFTER_DEMO=1 bash scripts/up.sh

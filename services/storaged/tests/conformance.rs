@@ -548,6 +548,60 @@ async fn errors_are_json_with_request_id(h: Harness) {
     assert_eq!(v["status"], "ok");
 }
 
+/// `If-None-Match: *` creates only; `If-Match` writes only over the version named; of
+/// writers racing to create one key, exactly one wins; a refusal writes nothing.
+async fn conditional_writes(h: Harness) {
+    let key = h.key("lease.json");
+    let put_if = |header: &'static str, value: String, body: &'static str| {
+        h.req(reqwest::Method::PUT, &key)
+            .header(header, value)
+            .body(body)
+            .send()
+    };
+    let res = put_if("if-none-match", "*".into(), "one").await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let first = res.headers()["etag"].to_str().unwrap().to_owned();
+    let res = put_if("if-none-match", "*".into(), "two").await.unwrap();
+    assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED);
+    assert_eq!(error_code(res).await, "precondition_failed");
+    let res = put_if("if-match", "\"0123\"".into(), "three")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED);
+    assert_eq!(h.get(&key).await.bytes().await.unwrap(), "one");
+    let res = put_if("if-match", first.clone(), "four").await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let second = res.headers()["etag"].to_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    let res = put_if("if-match", first, "five").await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::PRECONDITION_FAILED,
+        "a stale ETag"
+    );
+    assert_eq!(h.get(&key).await.bytes().await.unwrap(), "four");
+    let res = put_if("if-none-match", "\"x\"".into(), "six")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(res).await, "invalid_precondition");
+
+    let racing = h.key("race/00001.json");
+    let tries = (0..8).map(|i| {
+        h.req(reqwest::Method::PUT, &racing)
+            .header("if-none-match", "*")
+            .body(format!("writer {i}"))
+            .send()
+    });
+    let answers = futures::future::join_all(tries).await;
+    let won: Vec<u16> = answers
+        .iter()
+        .map(|r| r.as_ref().unwrap().status().as_u16())
+        .collect();
+    assert_eq!(won.iter().filter(|&&s| s == 200).count(), 1, "{won:?}");
+    assert!(won.iter().all(|&s| s == 200 || s == 412), "{won:?}");
+}
+
 macro_rules! suite {
     ($backend:ident, $start:path) => {
         mod $backend {
@@ -603,6 +657,10 @@ macro_rules! suite {
             #[tokio::test]
             async fn readers_never_see_a_partial_object() {
                 super::readers_never_see_a_partial_object($start("").await).await
+            }
+            #[tokio::test]
+            async fn conditional_writes() {
+                super::conditional_writes($start("").await).await
             }
             #[tokio::test]
             async fn errors_are_json_with_request_id() {

@@ -500,6 +500,11 @@ pub struct VectordConfig {
     /// Memory for index states loaded to answer searches as of older versions; the least
     /// recently used go first.
     pub as_of_cache_mb: u64,
+    /// This instance's shard of the indexes, of `shards`: it loads and serves only the
+    /// indexes the shard owns (by a hash of the name; the gateway routes the same way).
+    pub shard: usize,
+    /// How many vectord instances share the indexes (the length of `gateway.vectord_url`).
+    pub shards: usize,
 }
 
 impl Default for VectordConfig {
@@ -512,6 +517,8 @@ impl Default for VectordConfig {
             snapshot_part_mb: 64,
             catalogd_url: Instances::one(default_url(3212)),
             as_of_cache_mb: 1_024,
+            shard: 0,
+            shards: 1,
         }
     }
 }
@@ -703,23 +710,18 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let g = &self.gateway;
         parse_bind("gateway.bind", &g.bind)?;
-        for (k, v, many) in [
-            ("gateway.storaged_url", &g.storaged_url, true),
-            ("gateway.catalogd_url", &g.catalogd_url, true),
-            ("gateway.ingestd_url", &g.ingestd_url, true),
-            ("gateway.queryd_url", &g.queryd_url, true),
-            ("gateway.vectord_url", &g.vectord_url, false),
+        for (k, v) in [
+            ("gateway.storaged_url", &g.storaged_url),
+            ("gateway.catalogd_url", &g.catalogd_url),
+            ("gateway.ingestd_url", &g.ingestd_url),
+            ("gateway.queryd_url", &g.queryd_url),
+            ("gateway.vectord_url", &g.vectord_url),
+            ("ingestd.catalogd_url", &self.ingestd.catalogd_url),
+            ("queryd.catalogd_url", &self.queryd.catalogd_url),
+            ("vectord.catalogd_url", &self.vectord.catalogd_url),
         ] {
-            match v.0.len() {
-                0 => return Err(ConfigError::invalid(k, "expected at least one URL")),
-                1 => {}
-                _ if !many => {
-                    return Err(ConfigError::invalid(
-                        k,
-                        "this service runs as one instance: give one URL",
-                    ));
-                }
-                _ => {}
+            if v.0.is_empty() {
+                return Err(ConfigError::invalid(k, "expected at least one URL"));
             }
             for u in &v.0 {
                 parse_url(k, u)?;
@@ -735,17 +737,14 @@ impl Config {
         ] {
             parse_url(k, v)?;
         }
-        for (k, v) in [
-            ("ingestd.catalogd_url", &self.ingestd.catalogd_url),
-            ("queryd.catalogd_url", &self.queryd.catalogd_url),
-            ("vectord.catalogd_url", &self.vectord.catalogd_url),
-        ] {
-            if v.0.is_empty() {
-                return Err(ConfigError::invalid(k, "expected at least one URL"));
-            }
-            for u in &v.0 {
-                parse_url(k, u)?;
-            }
+        if self.vectord.shards == 0 || self.vectord.shard >= self.vectord.shards {
+            return Err(ConfigError::invalid(
+                "vectord.shard",
+                format!(
+                    "shard {} of {}: shards is at least 1 and shard counts from 0 below it",
+                    self.vectord.shard, self.vectord.shards
+                ),
+            ));
         }
         if self.catalogd.lease_ms != 0 && self.catalogd.lease_ms < 400 {
             return Err(ConfigError::invalid(

@@ -2,13 +2,14 @@
 //!
 //! Layout: [`key`] holds [`ObjectKey`], the only way a storage key enters the system;
 //! [`catalog`] catalogd's manifests; [`data`] ingestd's and queryd's bodies; [`storage`] the storaged request/response bodies; [`service`] health and error bodies; [`versions`] the commit log, history and
-//! `as_of`.
+//! `as_of`; [`shard`] which vectord owns an index.
 //! Nothing here knows about HTTP or async runtimes.
 
 pub mod catalog;
 pub mod data;
 pub mod key;
 pub mod service;
+pub mod shard;
 pub mod storage;
 pub mod versions;
 

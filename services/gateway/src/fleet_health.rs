@@ -24,6 +24,8 @@ pub struct Probe {
     pub instance: usize,
     /// A client for it; `/ready` and `/health` are public on every service.
     pub client: ServiceClient,
+    /// Each instance holds data no other has (vectord's shards): one down is not ready.
+    pub every_instance: bool,
 }
 
 /// Each instance of each internal upstream, probed on every request.
@@ -132,7 +134,15 @@ pub async fn fleet_health(State(p): State<FleetProbes>) -> Response {
     let all_ready = services
         .iter()
         .all(|s| s.status == "ready" || s.status == "standby");
+    let sharded = |name: &str| {
+        p.services
+            .iter()
+            .any(|x| x.service == name && x.every_instance)
+    };
     let each_has_one = services.iter().all(|s| {
+        if sharded(s.service) {
+            return s.status == "ready";
+        }
         services
             .iter()
             .any(|o| o.service == s.service && o.status == "ready")

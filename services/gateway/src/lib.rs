@@ -3,7 +3,8 @@
 //! ids are applied here first.
 //!
 //! Layout: [`upstreams`] is the routing table (data from config); [`proxy`] forwards one
-//! request; this file builds the router, the readiness check and the service's life.
+//! request; [`instances`] balances a service's instances and [`shards`] routes to vectord's
+//! index owners; this file builds the router, the readiness check and the service's life.
 
 pub mod console;
 pub mod figures;
@@ -11,6 +12,7 @@ pub mod fleet_health;
 pub mod instances;
 pub mod openapi;
 pub mod proxy;
+pub mod shards;
 pub mod upstreams;
 
 use std::sync::Arc;
@@ -91,9 +93,10 @@ pub fn app(loaded: &LoadedConfig, env: &dyn Env) -> Result<Router, RunError> {
                 service: up.name,
                 instance: i,
                 client: ServiceClient::with_http(base, token, http.clone())?,
+                every_instance: up.placement == upstreams::Placement::ByIndexName,
             });
         }
-        if up.instances.bases.len() > 1 {
+        if up.instances.bases.len() > 1 && up.placement == upstreams::Placement::Balanced {
             instances::watch(up.name, up.instances.clone(), http.clone(), interval);
         }
     }

@@ -26,7 +26,8 @@ use lakehouse_common::access::CLIENT_HEADER;
 use lakehouse_common::{ApiError, Principal};
 
 use crate::figures::{Failure, Figures};
-use crate::upstreams::{Upstream, UpstreamAuth};
+use crate::shards::{self, Route};
+use crate::upstreams::{Placement, Upstream, UpstreamAuth};
 
 /// The connection pool requests are forwarded through (http and https upstreams).
 pub type UpstreamClient = Client<HttpsConnector<HttpConnector>, Body>;
@@ -108,7 +109,20 @@ pub async fn forward(
     req: Request,
 ) -> Response {
     let started = Instant::now();
-    let (res, failure) = match forward_once(&ps, peer, req).await {
+    let outcome = match ps.upstream.placement {
+        Placement::Balanced => {
+            let order = ps.upstream.instances.order();
+            forward_once(&ps, peer, req, order).await
+        }
+        Placement::ByIndexName => {
+            match shards::route(req, ps.upstream.instances.bases.len()).await {
+                Ok(Route::To(owner, req)) => forward_once(&ps, peer, req, vec![owner]).await,
+                Ok(Route::All(req)) => shards::fan_out(&ps, peer, req).await,
+                Err(res) => Err((Failure::BodyTooLarge, res)),
+            }
+        }
+    };
+    let (res, failure) = match outcome {
         Ok(res) if res.status().is_server_error() => (res, Some(Failure::Upstream5xx)),
         Ok(res) => (res, None),
         Err((failure, res)) => (res, Some(failure)),
@@ -122,13 +136,14 @@ pub async fn forward(
     res
 }
 
-async fn forward_once(
+/// Forwards `req` to the first of the instances in `order` that takes it.
+pub(crate) async fn forward_once(
     ps: &ProxyState,
     peer: SocketAddr,
     req: Request,
+    order: Vec<usize>,
 ) -> Result<Response, (Failure, Response)> {
     let up = &ps.upstream;
-    let order = up.instances.order();
     if order.is_empty() {
         let e = ApiError::unavailable(format!(
             "no {} server is configured for this gateway",

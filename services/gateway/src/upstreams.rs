@@ -16,6 +16,15 @@ pub enum UpstreamAuth {
     External(Option<String>),
 }
 
+/// How a request picks one of an upstream's instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Round-robin over the healthy ones (stateless services; catalogd's pair).
+    Balanced,
+    /// The owner of the index the path or body names (vectord's shards).
+    ByIndexName,
+}
+
 /// One upstream and the public routes that reach it.
 #[derive(Debug, Clone)]
 pub struct Upstream {
@@ -31,6 +40,8 @@ pub struct Upstream {
     pub auth: UpstreamAuth,
     /// Whether `/ready` requires this upstream.
     pub required: bool,
+    /// How an instance is chosen.
+    pub placement: Placement,
 }
 
 const MIB: u64 = 1 << 20;
@@ -55,6 +66,7 @@ pub fn table(
         max_body,
         auth: UpstreamAuth::Internal(token.map(str::to_owned)),
         required: true,
+        placement: Placement::Balanced,
     };
     let external = |name, base: &Option<String>, routes, key: Option<String>| Upstream {
         name,
@@ -67,6 +79,7 @@ pub fn table(
         max_body: 16 * MIB,
         auth: UpstreamAuth::External(key),
         required: false,
+        placement: Placement::Balanced,
     };
     vec![
         internal(
@@ -89,12 +102,15 @@ pub fn table(
             &["/v1/sql", "/v1/sql/{*rest}"],
             MIB,
         ),
-        internal(
-            "vectord",
-            &g.vectord_url,
-            &["/v1/vectors", "/v1/vectors/{*rest}"],
-            64 * MIB,
-        ),
+        Upstream {
+            placement: Placement::ByIndexName,
+            ..internal(
+                "vectord",
+                &g.vectord_url,
+                &["/v1/vectors", "/v1/vectors/{*rest}"],
+                64 * MIB,
+            )
+        },
         external("chat", &config.chat.url, &["/v1/chat/{*rest}"], chat_key),
         external(
             "embeddings",

@@ -211,6 +211,9 @@ pub fn app(loaded: &LoadedConfig) -> Result<(Router, Arc<Registry>), RunError> {
         Duration::from_millis(c.vectord.save_delay_ms),
         Duration::from_millis(c.vectord.log_timeout_ms),
     );
+    if c.vectord.shards > 1 {
+        registry.set_shard(c.vectord.shard, c.vectord.shards);
+    }
     let catalog = ServiceClient::any_of(
         &c.vectord.catalogd_url.0,
         loaded.auth.token(),

@@ -122,6 +122,8 @@ pub struct Registry {
     /// Figures for `/metrics`.
     pub figures: Figures,
     history: std::sync::OnceLock<crate::history::History>,
+    /// `(this shard, of how many)`: the indexes this instance owns; unset owns all.
+    shard: std::sync::OnceLock<(usize, usize)>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -192,6 +194,7 @@ impl Registry {
             problems: Mutex::default(),
             figures: Figures::default(),
             history: std::sync::OnceLock::new(),
+            shard: std::sync::OnceLock::new(),
         })
     }
 
@@ -228,9 +231,39 @@ impl Registry {
             .collect()
     }
 
+    /// Owns only the indexes shard `shard` of `of` owns (see `lakehouse_types::shard`).
+    pub fn set_shard(&self, shard: usize, of: usize) {
+        let _ = self.shard.set((shard, of));
+    }
+
+    /// Whether this instance owns index `name`.
+    pub fn owns(&self, name: &str) -> bool {
+        self.shard
+            .get()
+            .is_none_or(|&(me, of)| lakehouse_types::shard::owner_of(name, of) == me)
+    }
+
+    /// Refuses an index another instance owns: loading or writing it here would replay and
+    /// delete that instance's write log.
+    fn ensure_owned(&self, name: &str) -> Result<(), ApiError> {
+        match self.shard.get() {
+            Some(&(me, of)) if !self.owns(name) => Err(ApiError::new(
+                axum::http::StatusCode::MISDIRECTED_REQUEST,
+                "wrong_shard",
+                format!(
+                    "index '{name}' belongs to vectord shard {} of {of}; this is shard {me} \
+                     (send it through the gateway, which routes by index name)",
+                    lakehouse_types::shard::owner_of(name, of)
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// One index, for reading.
     pub fn get(&self, name: &str) -> Result<Arc<Entry>, ApiError> {
         self.ensure_loaded()?;
+        self.ensure_owned(name)?;
         self.indexes
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -352,6 +385,9 @@ impl Registry {
         let start = Instant::now();
         let rid = lakehouse_common::request_id::generate();
         let mut listing = self.store.list(&rid).await?;
+        // Other shards' indexes are theirs to load (and their logs theirs to replay).
+        listing.snapshots.retain(|n| self.owns(n));
+        listing.logs.retain(|n, _| self.owns(n));
         let mut problems = Vec::new();
         let mut loaded = Vec::new();
         for name in &listing.snapshots {
@@ -504,6 +540,7 @@ impl Registry {
         if let Some(e) = index_name_error(name) {
             return Err(ApiError::bad_request(e).with_code("invalid_name"));
         }
+        self.ensure_owned(name)?;
         params
             .check()
             .map_err(|e| ApiError::bad_request(e).with_code("invalid_params"))?;

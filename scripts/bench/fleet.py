@@ -58,6 +58,7 @@ tmp_dir = "{work}/ingest-tmp"
 bind = "127.0.0.1:{self.ports['queryd']}"
 storaged_url = "{url['storaged']}"
 catalogd_url = "{url['catalogd']}"
+vectord_url = "{url['vectord']}"
 cache_dir = "{work}/cache"
 [vectord]
 bind = "127.0.0.1:{self.ports['vectord']}"

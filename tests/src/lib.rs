@@ -183,7 +183,7 @@ impl Fleet {
              [storaged]\nbind = \"127.0.0.1:{stp}\"\n{backend}{stx}\
              [catalogd]\nbind = \"127.0.0.1:{cap}\"\nstoraged_url = \"{st}\"\n{cax}\
              [ingestd]\nbind = \"127.0.0.1:{ingp}\"\nstoraged_url = \"{st}\"\ncatalogd_url = \"{ca}\"\ntmp_dir = {tmp:?}\n{ingx}\
-             [queryd]\nbind = \"127.0.0.1:{qp}\"\nstoraged_url = \"{st}\"\ncatalogd_url = \"{ca}\"\ncache_dir = {cache:?}\n{qx}\
+             [queryd]\nbind = \"127.0.0.1:{qp}\"\nstoraged_url = \"{st}\"\ncatalogd_url = \"{ca}\"\nvectord_url = \"{v}\"\ncache_dir = {cache:?}\n{qx}\
              [vectord]\nbind = \"127.0.0.1:{vp}\"\nstoraged_url = \"{st}\"\ncatalogd_url = \"{ca}\"\n{extra}",
             common = more("common"),
             tok = token.unwrap_or(""),

@@ -457,6 +457,11 @@ pub struct QuerydConfig {
     pub threads: usize,
     /// DuckDB memory limit, in MiB.
     pub memory_limit_mb: u64,
+    /// vectord's instances (its shards, in order, as `gateway.vectord_url`): where
+    /// `vector_search` in SQL searches.
+    pub vectord_url: Instances,
+    /// Searches (and `embed` calls) one statement may make.
+    pub max_vector_searches: u32,
 }
 
 impl Default for QuerydConfig {
@@ -472,6 +477,8 @@ impl Default for QuerydConfig {
             default_max_rows: 10_000,
             threads: 0,
             memory_limit_mb: 2048,
+            vectord_url: Instances::one(default_url(3215)),
+            max_vector_searches: 1_000,
         }
     }
 }
@@ -718,6 +725,7 @@ impl Config {
             ("gateway.vectord_url", &g.vectord_url),
             ("ingestd.catalogd_url", &self.ingestd.catalogd_url),
             ("queryd.catalogd_url", &self.queryd.catalogd_url),
+            ("queryd.vectord_url", &self.queryd.vectord_url),
             ("vectord.catalogd_url", &self.vectord.catalogd_url),
         ] {
             if v.0.is_empty() {

@@ -37,6 +37,7 @@ async fn main() -> Result<(), String> {
         memory_limit_mb: 2048,
         connections: 1,
         timeout: Duration::from_secs(60),
+        vector_search: None,
     })?);
     engine.set_view("placements", &[file], &[])?;
     let mut out = serde_json::Map::new();
@@ -47,7 +48,7 @@ async fn main() -> Result<(), String> {
         for i in 0..8 {
             let t = Instant::now();
             engine
-                .query(wrapped.clone(), 10_000, Vec::new(), None, None)
+                .query(wrapped.clone(), 10_000, Vec::new(), None, None, None)
                 .await
                 .map_err(|e| format!("{label}: {e:?}"))?
                 .collect()

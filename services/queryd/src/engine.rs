@@ -118,6 +118,8 @@ pub struct EngineSettings {
     pub connections: usize,
     /// Per-query time limit.
     pub timeout: Duration,
+    /// `vector_search` and `embed` in SQL, when vectord is configured.
+    pub vector_search: Option<Arc<crate::vector_search::Searcher>>,
 }
 
 /// The database and its connections.
@@ -173,6 +175,9 @@ impl Engine {
             dir = dir_literal(&s.readable_dir)?,
         );
         admin.execute_batch(&setup).map_err(|e| e.to_string())?;
+        if let Some(searcher) = &s.vector_search {
+            crate::vector_search::install(&admin, searcher.clone())?;
+        }
         let pool = (0..s.connections.max(1))
             .map(|_| admin.try_clone().map_err(|e| e.to_string()))
             .collect::<Result<Vec<_>, _>>()?;
@@ -217,6 +222,7 @@ impl Engine {
         views: Vec<TempView>,
         hold: Option<Box<dyn std::any::Any + Send>>,
         keep: Option<Box<dyn std::any::Any + Send>>,
+        ticket: Option<String>,
     ) -> Result<QueryStream, QueryError> {
         let slot = self
             .slots
@@ -244,8 +250,10 @@ impl Engine {
         };
         let task = tokio::task::spawn_blocking(move || {
             let mut start = Some(start_tx);
-            let r = with_temp_views(&conn, &views, || {
-                run(&conn, &sql, limit, hold, &mut start, &out)
+            let r = with_ticket(&conn, ticket.as_deref(), || {
+                with_temp_views(&conn, &views, || {
+                    run(&conn, &sql, limit, hold, &mut start, &out)
+                })
             });
             if let Err(e) = r {
                 let e = if flag.load(Ordering::SeqCst) || matches!(e, QueryError::Timeout(_)) {
@@ -362,6 +370,25 @@ impl TempView {
 
 /// Runs `f` with `views` in place on `conn` (temporary views shadow the shared ones for this
 /// connection only), removing them afterwards whatever happened.
+/// Runs `f` with the statement's `vector_search` ticket set on `conn`, and clears it after.
+fn with_ticket<T>(
+    conn: &Connection,
+    ticket: Option<&str>,
+    f: impl FnOnce() -> Result<T, QueryError>,
+) -> Result<T, QueryError> {
+    let Some(t) = ticket else {
+        return f();
+    };
+    let var = crate::vector_search::TICKET_VARIABLE;
+    conn.execute_batch(&format!("SET VARIABLE {var} = {}", literal(t)))
+        .map_err(|e| QueryError::Internal(format!("cannot set the search ticket: {e}")))?;
+    let r = f();
+    if let Err(e) = conn.execute_batch(&format!("RESET VARIABLE {var}")) {
+        tracing::error!(error = %e, "could not clear the search ticket");
+    }
+    r
+}
+
 fn with_temp_views<T>(
     conn: &Connection,
     views: &[TempView],
@@ -557,6 +584,7 @@ mod tests {
                 memory_limit_mb: 256,
                 connections: 1,
                 timeout: Duration::from_secs(10),
+                vector_search: None,
             })
             .unwrap(),
         )
@@ -585,6 +613,7 @@ mod tests {
                 Vec::new(),
                 None,
                 None,
+                None,
             )
             .await
             .unwrap()
@@ -606,7 +635,7 @@ mod tests {
         )
         .unwrap();
         let r = e
-            .query("SELECT * FROM ok".into(), 10, Vec::new(), None, None)
+            .query("SELECT * FROM ok".into(), 10, Vec::new(), None, None, None)
             .await
             .unwrap();
         assert_eq!(r.columns[1].ty, "VARCHAR[]");
@@ -641,7 +670,7 @@ mod tests {
         ];
         let older = "SELECT count(extra) FROM now";
         let r = e
-            .query(older.into(), 10, then.clone(), None, None)
+            .query(older.into(), 10, then.clone(), None, None, None)
             .await
             .unwrap()
             .collect()
@@ -649,7 +678,7 @@ mod tests {
             .unwrap();
         assert_eq!(first_i64(&r), 0, "the older schema is seen");
         let err = e
-            .query(older.into(), 10, Vec::new(), None, None)
+            .query(older.into(), 10, Vec::new(), None, None, None)
             .await
             .unwrap_err();
         assert!(
@@ -657,7 +686,14 @@ mod tests {
             "and is gone after the query"
         );
         let err = e
-            .query("SELECT count(*) FROM gone".into(), 10, then, None, None)
+            .query(
+                "SELECT count(*) FROM gone".into(),
+                10,
+                then,
+                None,
+                None,
+                None,
+            )
             .await
             .unwrap_err();
         assert!(
@@ -669,6 +705,7 @@ mod tests {
                 "SELECT count(*) FROM gone".into(),
                 10,
                 Vec::new(),
+                None,
                 None,
                 None,
             )

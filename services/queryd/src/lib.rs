@@ -3,13 +3,16 @@
 //! Layout: [`sandbox`] decides what SQL may run; [`cache`] keeps local copies of Parquet
 //! objects; [`engine`] is the locked-down DuckDB with its connection pool and time limit;
 //! [`views`] keeps views in step with the catalog (read-your-writes); [`output`] encodes
-//! answers; this file wires the routes and the service.
+//! answers; [`vector_search`] and [`vector_sql`] are nearest-neighbour search inside SQL; this
+//! file wires the routes and the service.
 
 pub mod cache;
 pub mod encode;
 pub mod engine;
 pub mod output;
 pub mod sandbox;
+pub mod vector_search;
+pub mod vector_sql;
 pub mod views;
 
 use std::sync::Arc;
@@ -52,6 +55,8 @@ pub struct Queryd {
     pub engine: Arc<Engine>,
     /// Rows when the request names none.
     pub default_max_rows: u64,
+    /// What `vector_search` in SQL searches with.
+    pub searcher: Option<Arc<vector_search::Searcher>>,
 }
 
 fn rid() -> String {
@@ -70,12 +75,13 @@ fn rid() -> String {
             (String = "application/vnd.apache.arrow.stream"),
             (String = "application/vnd.apache.parquet"),
         ), headers(("x-lakehouse-catalog-version" = u64, description = "The catalog version read"))),
-        (status = 400, description = "`empty_sql`, `sql_error`, `forbidden_statement`, `invalid_as_of`, `bad_request`", body = ErrorBody),
-        (status = 403, description = "`forbidden`: a dataset outside the caller's scope", body = ErrorBody),
+        (status = 400, description = "`empty_sql`, `sql_error`, `forbidden_statement`, `invalid_as_of`, `bad_request`; from `vector_search`: `invalid_argument` (naming it), `index_not_found`, `too_many_searches`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: a dataset or index outside the caller's scope", body = ErrorBody),
         (status = 404, description = "`version_not_found`", body = ErrorBody),
         (status = 406, description = "`not_acceptable`: no format the `Accept` header allows", body = ErrorBody),
         (status = 410, description = "`version_expired`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the SQL text is over the cap", body = ErrorBody),
+        (status = 502, description = "`vectord_unavailable`, `embed_unavailable`: a search inside the statement could not be made", body = ErrorBody),
         (status = 504, description = "`query_timeout`", body = ErrorBody),
     ))]
 async fn sql(
@@ -122,6 +128,14 @@ async fn sql(
         None => q.views.prepare(&identifiers, &rid()).await?,
         Some(a) => q.views.prepare_as_of(&identifiers, a, &rid()).await?,
     };
+    // Only a statement that may call them gets a search ticket (it lives with the answer).
+    let lowered = req.sql.to_ascii_lowercase();
+    let ticket = q
+        .searcher
+        .as_ref()
+        .filter(|_| lowered.contains("vector_search") || lowered.contains("embed"))
+        .map(|s| vector_search::Ticket::issue(s, who.clone(), req.as_of.clone()));
+    let ticket_id = ticket.as_ref().map(|t| t.0.clone());
     let stream = q
         .engine
         .query(
@@ -132,7 +146,8 @@ async fn sql(
                 .hold
                 .map(|h| Box::new(h) as Box<dyn std::any::Any + Send>),
             // The cached objects stay pinned until the last row is read.
-            Some(Box::new(prepared.pins)),
+            Some(Box::new((prepared.pins, ticket))),
+            ticket_id,
         )
         .await
         .map_err(output::query_error)?;
@@ -174,6 +189,18 @@ async fn tables(
     }))
 }
 
+/// The fleet's embedder (`[embed]`), for `embed(text)` and text queries: the same vectors the
+/// materializer stored, so queries and documents share a space.
+fn embedder(
+    cfg: &lakehouse_common::config::EmbedConfig,
+) -> Result<Arc<dyn lakehouse_jobs::embed::Embedder>, RunError> {
+    use lakehouse_jobs::embed::{hash::HashEmbedder, openai::OpenAiEmbedder};
+    Ok(match (cfg.provider.as_str(), &cfg.url) {
+        ("openai", Some(url)) => Arc::new(OpenAiEmbedder::new(ServiceClient::new(url, None)?, cfg)),
+        _ => Arc::new(HashEmbedder::new(cfg.dimension)),
+    })
+}
+
 /// The app.
 pub fn app(loaded: &LoadedConfig) -> Result<Router, RunError> {
     let c = &loaded.config;
@@ -196,8 +223,20 @@ pub fn app(loaded: &LoadedConfig) -> Result<Router, RunError> {
             cfg.cache_dir.display()
         )
     })?;
+    let searcher = Arc::new(vector_search::Searcher {
+        vectord: cfg
+            .vectord_url
+            .0
+            .iter()
+            .map(|u| ServiceClient::new(u, token))
+            .collect::<Result<_, _>>()?,
+        embedder: embedder(&c.embed)?,
+        max_searches: cfg.max_vector_searches,
+        runtime: tokio::runtime::Handle::current(),
+    });
     let engine = Arc::new(
         Engine::open(&EngineSettings {
+            vector_search: Some(searcher.clone()),
             readable_dir: cache.dir().to_owned(),
             temp_dir: cfg.cache_dir.join("spill"),
             threads: cfg.threads,
@@ -215,6 +254,7 @@ pub fn app(loaded: &LoadedConfig) -> Result<Router, RunError> {
         ),
         engine,
         default_max_rows: cfg.default_max_rows,
+        searcher: Some(searcher),
     });
     let deps = Arc::new(vec![("storaged", storage), ("catalogd", catalog)]);
     let ready = move || -> BoxFuture<'static, Vec<String>> {

@@ -123,7 +123,19 @@ fn content_type(format: Format) -> &'static str {
 
 pub fn query_error(e: QueryError) -> ApiError {
     match e {
-        QueryError::Sql(m) => ApiError::bad_request(m).with_code("sql_error"),
+        QueryError::Sql(m) => match search_refusal(&m) {
+            Some((code, message)) => {
+                let status = match code {
+                    "forbidden" => axum::http::StatusCode::FORBIDDEN,
+                    "vectord_unavailable" | "embed_unavailable" => {
+                        axum::http::StatusCode::BAD_GATEWAY
+                    }
+                    _ => axum::http::StatusCode::BAD_REQUEST,
+                };
+                ApiError::new(status, code.to_owned(), format!("vector_search: {message}"))
+            }
+            None => ApiError::bad_request(m).with_code("sql_error"),
+        },
         QueryError::Timeout(d) => ApiError::gateway_timeout(format!(
             "the query ran longer than {} ms and was stopped",
             d.as_millis()
@@ -131,6 +143,21 @@ pub fn query_error(e: QueryError) -> ApiError {
         .with_code("query_timeout"),
         QueryError::Internal(m) => ApiError::internal(m),
     }
+}
+
+/// A refusal raised by `vector_search` or `embed` inside DuckDB: its code and message.
+fn search_refusal(m: &str) -> Option<(&str, &str)> {
+    let rest = &m[m.find("vector_search: ")? + "vector_search: ".len()..];
+    let (code, message) = rest.split_once(": ")?;
+    let known = [
+        "invalid_argument",
+        "index_not_found",
+        "forbidden",
+        "too_many_searches",
+        "vectord_unavailable",
+        "embed_unavailable",
+    ];
+    known.contains(&code).then_some((code, message))
 }
 
 /// The HTTP answer for a started query. Errors before the first [`STREAM_AFTER_BYTES`] are

@@ -280,12 +280,12 @@ impl<S: ObjectStore> Catalog<S> {
     }
 
     pub(crate) fn ensure_loaded(&self) -> Result<(), CatalogError> {
+        // A leader whose lease ran out (renewals failing) serves nothing from memory either:
+        // the new leader may have moved on.
+        self.commit_epoch()?;
         match self.not_ready() {
             None => Ok(()),
-            Some(why) => match self.commit_epoch() {
-                Err(standby) => Err(standby),
-                Ok(_) => Err(CatalogError::NotReady(why)),
-            },
+            Some(why) => Err(CatalogError::NotReady(why)),
         }
     }
 

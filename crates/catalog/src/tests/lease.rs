@@ -68,8 +68,10 @@ async fn one_leads_the_other_takes_over_when_its_lease_runs_out() {
         1,
         "the new leader reads a's commit"
     );
-    // The old leader's view is stale by now: it refuses to commit by itself.
+    // The old leader's view is stale by now: it refuses to commit, or to answer a read, by
+    // itself.
     assert!(matches!(a.role(), Role::Standby { .. }));
+    assert!(matches!(a.get("one"), Err(CatalogError::NotLeader(_))));
     let stale = a.register(register("three", &["three/1"]), "r3").await;
     assert!(
         matches!(stale, Err(CatalogError::NotLeader(_))),

@@ -38,6 +38,28 @@ async fn refused(api: &Api, sql: &str) -> (u16, String, String) {
     )
 }
 
+/// vectord's searches as of a version: (answered live, answered from a stored state).
+async fn as_of_searches(f: &Fleet) -> (u64, u64) {
+    let text = reqwest::Client::new()
+        .get(format!("{}/metrics", f.url("vectord")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let read = |name: &str| -> u64 {
+        let prefix = format!("lakehouse_vector_as_of_{name}_searches_total ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {name} counter in {text}"))
+            .parse()
+            .unwrap()
+    };
+    (read("live"), read("stored"))
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn nearest_neighbours_join_datasets_inside_one_statement() {
     let mut f = Fleet::with(
@@ -197,7 +219,9 @@ async fn nearest_neighbours_join_datasets_inside_one_statement() {
         assert_eq!(ids(&api.rows(sql).await), ["n0"], "{sql}");
     }
 
-    // as_of: the index as committed at a catalog version, whatever was written since.
+    // The index is read at the statement's catalog version, like the datasets: as_of, or
+    // else the version the answer names. A write since the last commit is in neither; an
+    // index never committed ('notes' above) is read live.
     let (st, c) = api.post("/vectors/index/evidence/commit", &json!({})).await;
     assert_eq!(st, 200, "{c}");
     let v1 = c["version"].as_u64().unwrap();
@@ -209,10 +233,44 @@ async fn nearest_neighbours_join_datasets_inside_one_statement() {
         .await;
     assert!(st.is_success(), "{v}");
     let near = "SELECT id FROM vector_search('evidence', [cos(radians(200.3)), sin(radians(200.3)), 0.5]::FLOAT[], k => 1)";
-    assert_eq!(ids(&api.rows(near).await), ["late"]);
+    let (st, now) = api.sql_with(json!({"sql": near})).await;
+    assert_eq!(st, 200, "{now}");
+    assert_eq!(now["rows"][0]["id"], "e200", "uncommitted: {now}");
+    assert_eq!(now["catalog_version"], v1, "{now}");
+    let (st, c) = api.post("/vectors/index/evidence/commit", &json!({})).await;
+    assert_eq!(st, 200, "{c}");
+    let v2 = c["version"].as_u64().unwrap();
+    let (st, now) = api.sql_with(json!({"sql": near})).await;
+    assert_eq!(st, 200, "{now}");
+    assert_eq!(
+        (
+            now["rows"][0]["id"].as_str(),
+            now["catalog_version"].as_u64()
+        ),
+        (Some("late"), Some(v2)),
+        "committed: {now}"
+    );
+    let before = as_of_searches(&f).await;
     let (st, then) = api.sql_with(json!({"sql": near, "as_of": v1})).await;
     assert_eq!(st, 200, "{then}");
     assert_eq!(then["rows"][0]["id"], "e200", "{then}");
+    // The newest commit, with nothing written since, is answered by the live index; an
+    // older one by its stored state.
+    let after_old = as_of_searches(&f).await;
+    assert_eq!(after_old, (before.0, before.1 + 1), "as of v1");
+    api.sql_with(json!({"sql": near})).await;
+    assert_eq!(
+        as_of_searches(&f).await,
+        (after_old.0 + 1, after_old.1),
+        "as of v2"
+    );
+    // Before the index's first commit there is no state to read.
+    let (st, e) = api.sql_with(json!({"sql": near, "as_of": v1 - 1})).await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["code"].as_str()),
+        (400, Some("index_not_found")),
+        "{e}"
+    );
 
     // Bad arguments: 400s naming the argument; an unknown index; a scoped token.
     for (sql, code, names) in [

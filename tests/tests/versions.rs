@@ -419,7 +419,7 @@ async fn vector_search_as_of_a_commit_answers_as_it_did_then() {
 
     for (as_of, status, code) in [
         (json!(v1 + 1000), StatusCode::NOT_FOUND, "version_not_found"),
-        (json!(v1 - 1), StatusCode::NOT_FOUND, "not_found"),
+        (json!(v1 - 1), StatusCode::NOT_FOUND, "not_committed"),
         (json!("whenever"), StatusCode::BAD_REQUEST, "invalid_as_of"),
     ] {
         let (st, e) = search(&api, at(q.clone(), as_of.clone())).await;

@@ -14,6 +14,10 @@ pub enum CatalogError {
     /// No such dataset (now, or at the version asked for).
     #[error("{0}")]
     NotFound(String),
+    /// An index with no commit at or before the version asked for (it may still exist in
+    /// vectord, written but never committed).
+    #[error("{0}")]
+    NotCommitted(String),
     /// A catalog version that never existed.
     #[error("catalog version {version} does not exist; the current version is {current}")]
     VersionNotFound {

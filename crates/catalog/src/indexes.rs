@@ -71,7 +71,7 @@ impl<S: ObjectStore> Catalog<S> {
             Some(IndexAt::Expired) => Err(CatalogError::Expired(format!(
                 "index '{name}' at catalog version {v} was dropped by retention"
             ))),
-            Some(IndexAt::Absent) | None => Err(CatalogError::NotFound(format!(
+            Some(IndexAt::Absent) | None => Err(CatalogError::NotCommitted(format!(
                 "index '{name}' has no commit at or before catalog version {v}"
             ))),
         }

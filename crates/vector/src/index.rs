@@ -218,6 +218,17 @@ impl Index {
         self.read().search(q)
     }
 
+    /// [`Index::search`], but only while the index holds exactly write `sequence` (checked
+    /// under the same lock as the search, so no write slips in between); `None` otherwise.
+    pub fn search_at_sequence(
+        &self,
+        q: &Query<'_>,
+        sequence: u64,
+    ) -> Option<Result<Vec<Hit>, String>> {
+        let core = self.read();
+        (core.sequence == sequence).then(|| core.search(q))
+    }
+
     /// Every live item.
     pub fn items(&self) -> Vec<Item> {
         self.read().items()

@@ -10,6 +10,7 @@ pub fn api_error(e: CatalogError) -> ApiError {
     match e {
         CatalogError::Invalid { code, .. } => ApiError::bad_request(message).with_code(code),
         CatalogError::NotFound(_) => ApiError::not_found(message),
+        CatalogError::NotCommitted(_) => ApiError::not_found(message).with_code("not_committed"),
         CatalogError::VersionNotFound { .. } => {
             ApiError::not_found(message).with_code("version_not_found")
         }

@@ -384,7 +384,7 @@ pub async fn commit_index(
     responses(
         (status = 200, description = "The commit", body = IndexCommitInfo),
         (status = 400, description = "`invalid_as_of`", body = ErrorBody),
-        (status = 404, description = "`not_found`, `version_not_found`", body = ErrorBody),
+        (status = 404, description = "`not_committed` (no commit at or before that version), `version_not_found`", body = ErrorBody),
         (status = 410, description = "`version_expired`", body = ErrorBody),
     ))]
 pub async fn index_at(

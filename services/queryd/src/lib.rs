@@ -134,7 +134,13 @@ async fn sql(
         .searcher
         .as_ref()
         .filter(|_| lowered.contains("vector_search") || lowered.contains("embed"))
-        .map(|s| vector_search::Ticket::issue(s, who.clone(), req.as_of.clone()));
+        .map(|s| {
+            let pin = match &req.as_of {
+                Some(a) => vector_search::Pin::AsOf(a.clone()),
+                None => vector_search::Pin::Answer(prepared.version),
+            };
+            vector_search::Ticket::issue(s, who.clone(), pin)
+        });
     let ticket_id = ticket.as_ref().map(|t| t.0.clone());
     let stream = q
         .engine

@@ -5,8 +5,13 @@
 //! DuckDB sees two table macros over scalar functions of ours. The functions reach vectord
 //! (the only new way out of the sandbox) through the fleet's client, on behalf of the caller
 //! of the statement: each statement gets a random ticket, set as a variable on its connection
-//! only, that names its caller, its `as_of` and how many searches it has left. A statement
-//! cannot set variables (the sandbox admits one SELECT), so it can only use its own ticket.
+//! only, that names its caller, the catalog state it reads and how many searches it has
+//! left. A statement cannot set variables (the sandbox admits one SELECT), so it can only use
+//! its own ticket.
+//!
+//! Indexes are read at the statement's catalog version, like its datasets: its `as_of`, or
+//! else the version its answer names. Without `as_of`, an index never committed (so in no
+//! catalog version) is read live.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -53,10 +58,19 @@ impl std::fmt::Debug for Searcher {
     }
 }
 
+/// The catalog state a statement's searches read.
+#[derive(Debug, Clone)]
+pub enum Pin {
+    /// The `as_of` the caller asked for.
+    AsOf(AsOf),
+    /// The version the answer names; an index with no commit then is read live.
+    Answer(u64),
+}
+
 /// One statement's right to search.
 struct Context {
     who: Principal,
-    as_of: Option<AsOf>,
+    pin: Pin,
     left: AtomicU32,
     request_id: String,
 }
@@ -72,12 +86,12 @@ fn tickets() -> std::sync::MutexGuard<'static, HashMap<String, Arc<Context>>> {
 pub struct Ticket(pub String);
 
 impl Ticket {
-    /// A ticket for a statement of `who`, reading `as_of`.
-    pub fn issue(searcher: &Searcher, who: Principal, as_of: Option<AsOf>) -> Self {
+    /// A ticket for a statement of `who`, reading indexes at `pin`.
+    pub fn issue(searcher: &Searcher, who: Principal, pin: Pin) -> Self {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let ctx = Context {
             who,
-            as_of,
+            pin,
             left: AtomicU32::new(searcher.max_searches),
             request_id: request_id::current().unwrap_or_else(request_id::generate),
         };
@@ -121,9 +135,16 @@ fn spend(ctx: &Context, max: u32, n: usize) -> Result<(), Box<dyn std::error::Er
 
 fn vectord_error(index: &str, e: &ClientError) -> Box<dyn std::error::Error> {
     match e {
-        ClientError::Status { status, .. } if status.as_u16() == 404 => {
-            refused("index_not_found", format!("no index named '{index}'"))
-        }
+        ClientError::Status {
+            status,
+            code,
+            message,
+            ..
+        } if status.as_u16() == 404 => match code.as_str() {
+            "not_found" => refused("index_not_found", format!("no index named '{index}'")),
+            // At the `as_of` asked for: no commit yet, or no such version.
+            _ => refused("index_not_found", message),
+        },
         ClientError::Status { status, .. } if status.as_u16() == 403 => refused("forbidden", e),
         ClientError::Status {
             status, message, ..
@@ -174,20 +195,30 @@ impl Searcher {
         if !args.exclude.is_empty() {
             body["exclude_ids"] = args.exclude.into();
         }
-        if let Some(a) = &ctx.as_of {
-            body["as_of"] = serde_json::to_value(a).unwrap_or(Value::Null);
-        }
         let client = &self.vectord[owner_of(&args.index, self.vectord.len())];
         // The name was checked against the naming rule, so it is one plain path segment.
         let path = format!("/vectors/index/{}/search", args.index);
-        let req = client
-            .request(Method::POST, &path, &ctx.request_id)
-            .header(CLIENT_HEADER, &*ctx.who.name)
-            .json(&body);
-        let answer: Value = client
-            .send_json(req)
-            .await
-            .map_err(|e| vectord_error(&args.index, &e))?;
+        let send = |body: &Value| {
+            client
+                .request(Method::POST, &path, &ctx.request_id)
+                .header(CLIENT_HEADER, &*ctx.who.name)
+                .json(body)
+        };
+        let (as_of, live_if_uncommitted) = match &ctx.pin {
+            Pin::AsOf(a) => (a.clone(), false),
+            Pin::Answer(v) => (AsOf::Version(*v), true),
+        };
+        let mut pinned = body.clone();
+        pinned["as_of"] = serde_json::to_value(&as_of).unwrap_or(Value::Null);
+        let answer: Value = match client.send_json(send(&pinned)).await {
+            Err(ClientError::Status { status, code, .. })
+                if live_if_uncommitted && status.as_u16() == 404 && code == "not_committed" =>
+            {
+                client.send_json(send(&body)).await
+            }
+            r => r,
+        }
+        .map_err(|e| vectord_error(&args.index, &e))?;
         Ok(answer["results"]
             .as_array()
             .into_iter()

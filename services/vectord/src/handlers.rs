@@ -367,7 +367,7 @@ pub struct HitOut {
     responses(
         (status = 200, description = "Nearest first", body = SearchResponse),
         (status = 400, description = "`invalid_k`, `invalid_ef`, `invalid_as_of`, `bad_request` (a wrong dimension, a non-finite number)", body = ErrorBody),
-        (status = 404, description = "`not_found`, `version_not_found`", body = ErrorBody),
+        (status = 404, description = "`not_found`; with `as_of`, `not_committed` (no commit at or before that version) or `version_not_found`", body = ErrorBody),
         (status = 410, description = "`version_expired`: retention dropped that state", body = ErrorBody),
     ))]
 pub async fn search(
@@ -405,7 +405,7 @@ pub async fn search(
                 exclude: req.exclude_ids,
                 filter: req.filter,
             };
-            let (hits, v) = reg.history()?.search(&name, as_of, query).await?;
+            let (hits, v) = reg.history()?.search(&reg, &name, as_of, query).await?;
             (hits, Some(v))
         }
     };

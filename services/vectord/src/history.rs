@@ -6,6 +6,8 @@
 //! state was current then, loads it (decoding off the async runtime, outside every lock the
 //! current indexes use) and keeps the most recently used states within a memory budget.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -31,7 +33,14 @@ pub struct History {
     loaded: Mutex<Vec<Loaded>>,
     /// One load at a time, so a burst of searches of one cold state loads it once.
     loading: tokio::sync::Mutex<()>,
+    /// Commits that catalog versions resolved to, by index name and version.
+    resolved: Mutex<HashMap<(String, u64), IndexCommitInfo>>,
+    /// Searches as of a version answered by the live index, and by a stored state.
+    pub answered: [AtomicU64; 2],
 }
+
+/// Version resolutions kept before the map starts over.
+const RESOLVED_ENTRIES: usize = 4096;
 
 fn rid() -> String {
     lakehouse_common::request_id::current().unwrap_or_else(lakehouse_common::request_id::generate)
@@ -50,6 +59,8 @@ impl History {
             budget: budget_bytes,
             loaded: Mutex::default(),
             loading: tokio::sync::Mutex::new(()),
+            resolved: Mutex::default(),
+            answered: Default::default(),
         }
     }
 
@@ -71,38 +82,111 @@ impl History {
             items: state.items as u64,
             dimension: state.dimension as u64,
         };
-        self.catalog
+        let info = self
+            .catalog
             .commit_index(name, &req, &rid)
             .await
-            .map_err(catalog_error)
+            .map_err(catalog_error)?;
+        if let Ok(entry) = reg.get(name) {
+            *entry
+                .committed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some((info.key.clone(), info.sequence));
+        }
+        Ok(info)
     }
 
     /// Searches index `name` as it was at `as_of`: the hits and the catalog version read.
+    /// While the live index still holds exactly the commit asked for (the last one this
+    /// instance made, and no write since), it is searched instead of a stored copy.
     pub async fn search(
         &self,
+        reg: &Registry,
         name: &str,
         as_of: &AsOf,
         query: OwnedQuery,
     ) -> Result<(Vec<Hit>, u64), ApiError> {
+        let entry = reg.get(name).ok();
+        let is_live = |c: &IndexCommitInfo| {
+            entry.as_ref().is_some_and(|e| {
+                e.committed
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .as_ref()
+                    .is_some_and(|(key, seq)| *key == c.key && *seq == c.sequence)
+            })
+        };
+        // A remembered resolution is trusted only while it names the index's newest commit,
+        // which retention never drops; any other is asked of catalogd again.
+        let commit = match self.remembered(name, as_of).filter(|c| is_live(c)) {
+            Some(c) => c,
+            None => self.commit_at(name, as_of).await?,
+        };
+        let live = entry.clone().filter(|_| is_live(&commit));
+        let (searched, query) = match live {
+            Some(entry) => {
+                let seq = commit.sequence;
+                tokio::task::spawn_blocking(move || {
+                    (
+                        entry.index.search_at_sequence(&query.as_query(), seq),
+                        query,
+                    )
+                })
+                .await
+                .map_err(ApiError::internal)?
+            }
+            None => (None, query),
+        };
+        let hits = match searched {
+            Some(h) => {
+                self.answered[0].fetch_add(1, Ordering::Relaxed);
+                h
+            }
+            None => {
+                self.answered[1].fetch_add(1, Ordering::Relaxed);
+                self.search_stored(&commit, query).await?
+            }
+        }
+        .map_err(|e| ApiError::bad_request(format!("vector: {e}")).with_code("invalid_vector"))?;
+        Ok((hits, commit.version))
+    }
+
+    async fn search_stored(
+        &self,
+        commit: &IndexCommitInfo,
+        query: OwnedQuery,
+    ) -> Result<Result<Vec<Hit>, String>, ApiError> {
+        let index = self.state(commit).await?;
+        tokio::task::spawn_blocking(move || index.search(&query.as_query()))
+            .await
+            .map_err(ApiError::internal)
+    }
+
+    /// The commit a version was last found to resolve to, if remembered.
+    fn remembered(&self, name: &str, as_of: &AsOf) -> Option<IndexCommitInfo> {
+        let AsOf::Version(v) = as_of else {
+            return None;
+        };
+        let resolved = self.resolved.lock().unwrap_or_else(PoisonError::into_inner);
+        resolved.get(&(name.to_owned(), *v)).cloned()
+    }
+
+    /// The commit current at `as_of`, asked of catalogd; what a version resolves to is
+    /// remembered (a bounded number) for [`History::remembered`].
+    async fn commit_at(&self, name: &str, as_of: &AsOf) -> Result<IndexCommitInfo, ApiError> {
         let commit = self
             .catalog
             .index_at(name, as_of, &rid())
             .await
             .map_err(catalog_error)?;
-        let index = self.state(&commit).await?;
-        let hits = tokio::task::spawn_blocking(move || {
-            index.search(&Query {
-                vector: &query.vector,
-                k: query.k,
-                ef: query.ef,
-                exclude: query.exclude.as_ref(),
-                filter: query.filter.as_ref(),
-            })
-        })
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(|e| ApiError::bad_request(format!("vector: {e}")).with_code("invalid_vector"))?;
-        Ok((hits, commit.version))
+        if let AsOf::Version(v) = as_of {
+            let mut resolved = self.resolved.lock().unwrap_or_else(PoisonError::into_inner);
+            if resolved.len() >= RESOLVED_ENTRIES {
+                resolved.clear();
+            }
+            resolved.insert((name.to_owned(), *v), commit.clone());
+        }
+        Ok(commit)
     }
 
     fn cached(&self, key: &str) -> Option<Arc<Index>> {
@@ -178,4 +262,16 @@ pub struct OwnedQuery {
     pub exclude: Option<std::collections::HashSet<String>>,
     /// Metadata every result matches.
     pub filter: Option<lakehouse_vector::Metadata>,
+}
+
+impl OwnedQuery {
+    fn as_query(&self) -> Query<'_> {
+        Query {
+            vector: &self.vector,
+            k: self.k,
+            ef: self.ef,
+            exclude: self.exclude.as_ref(),
+            filter: self.filter.as_ref(),
+        }
+    }
 }

@@ -195,6 +195,24 @@ fn collect(registry: &Registry, out: &mut String) {
         "",
         registry.problems().len(),
     );
+    if let Ok(h) = registry.history() {
+        for (i, (name, help)) in [
+            (
+                "lakehouse_vector_as_of_live_searches_total",
+                "Searches as of a catalog version answered by the live index (it held that commit and no later write).",
+            ),
+            (
+                "lakehouse_vector_as_of_stored_searches_total",
+                "Searches as of a catalog version answered by a committed state loaded from storage.",
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let n = h.answered[i].load(Ordering::Relaxed);
+            metrics::write_sample(out, name, "counter", help, "", n);
+        }
+    }
     heap::collect(out);
 }
 

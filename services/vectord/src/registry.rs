@@ -50,6 +50,9 @@ pub struct Entry {
     pub searches: Histogram,
     /// How long the last save took, in milliseconds.
     last_save_ms: AtomicU64,
+    /// The stored key and write sequence of the last commit this instance made of it, so a
+    /// search as of that commit can read the live index while it holds no later write.
+    pub committed: Mutex<Option<(String, u64)>>,
 }
 
 impl Entry {
@@ -67,6 +70,7 @@ impl Entry {
             logged: Mutex::default(),
             searches: Histogram::default(),
             last_save_ms: AtomicU64::new(0),
+            committed: Mutex::default(),
         })
     }
 

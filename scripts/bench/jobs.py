@@ -3,6 +3,7 @@ real fleet on loopback, times the materializer and replay, and prints the figure
 import json, os, random, statistics, subprocess, sys, time, urllib.request
 
 BIN, WORK, LINES, TASKS, CHAT = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 BASE = 3510
 SERVERS = ["storaged", "catalogd", "ingestd", "queryd", "vectord", "gateway"]
 PORT = {s: BASE + i for i, s in enumerate(SERVERS)}
@@ -70,10 +71,12 @@ tmp_dir = "{work}/ingest-tmp"
 bind = "127.0.0.1:{PORT['queryd']}"
 storaged_url = "{URL['storaged']}"
 catalogd_url = "{URL['catalogd']}"
+vectord_url = "{URL['vectord']}"
 cache_dir = "{work}/cache"
 [vectord]
 bind = "127.0.0.1:{PORT['vectord']}"
 storaged_url = "{URL['storaged']}"
+catalogd_url = "{URL['catalogd']}"
 [embed]
 provider = "hash"
 dimension = 384
@@ -189,23 +192,45 @@ def main():
               f"{new / dt:,.0f} records/s (phases ms: {r['timings_ms']}); vectord RSS "
               f"{rss_mib(procs['vectord'].pid):.0f} MiB", flush=True)
 
-        if TASKS and CHAT:
-            tasks = os.path.join(WORK, "tasks.jsonl")
-            rnd = random.Random(11)
-            with open(tasks, "w") as f:
-                for i in range(TASKS):
-                    q = " ".join(rnd.choice(WORDS) for _ in range(12))
-                    f.write(json.dumps({"id": f"t{i}", "prompt": f"Answer the ticket: {q}",
-                                        "validators": ["non_empty", {"max_chars": 2000}, "no_pii"],
-                                        "max_tokens": 32}) + "\n")
-            o, dt = job(cfg, "replay", "run", "--tasks", tasks, "--k", "5", "--json")
+        if not TASKS:
+            return
+        tasks = os.path.join(WORK, "tasks.jsonl")
+        rnd = random.Random(11)
+        with open(tasks, "w") as f:
+            for i in range(TASKS):
+                q = " ".join(rnd.choice(WORDS) for _ in range(12))
+                f.write(json.dumps({"id": f"t{i}", "prompt": f"Answer the ticket: {q}",
+                                    "validators": ["non_empty", {"max_chars": 2000}, "no_pii"],
+                                    "max_tokens": 32}) + "\n")
+
+        # Retrieval both ways, alternating rounds (dry runs: no chat), same tasks and index.
+        plans = {"calls": [], "sql": []}
+        for _ in range(ROUNDS):
+            for mode in plans:
+                o, _ = job(cfg, "replay", "run", "--tasks", tasks, "--k", "5", "--dry-run",
+                           "--retrieve", mode, "--json")
+                plans[mode].extend(o["planned"])
+        same = all(a["retrieved"] == b["retrieved"] and a["bundled_ids"] == b["bundled_ids"]
+                   for a, b in zip(plans["calls"], plans["sql"]))
+        print(f"replay retrieval, {TASKS} tasks x {ROUNDS} rounds, k=5, {LINES:,} records "
+              f"(medians ms; same hits and bundles both ways: {same}):")
+        for mode, ps in plans.items():
+            t = {s: statistics.median(p["timings_ms"][s] for p in ps) for s in ("embed", "search", "fetch", "bundle")}
+            total = statistics.median(sum(p["timings_ms"][s] for s in ("embed", "search", "fetch")) for p in ps)
+            p90 = sorted(sum(p["timings_ms"][s] for s in ("embed", "search", "fetch")) for p in ps)[int(len(ps) * 0.9) - 1]
+            print(f"  {mode:<5} embed {t['embed']:>5.1f}  search {t['search']:>6.1f}  fetch {t['fetch']:>6.1f}  "
+                  f"bundle {t['bundle']:>4.1f}  retrieve {total:>6.1f} (p90 {p90})", flush=True)
+
+        if CHAT:
             steps = ["embed_ms", "search_ms", "fetch_ms", "bundle_ms", "chat_ms", "validate_ms", "latency_ms"]
-            print(f"replay, {TASKS} tasks, k=5, against a 1M-record evidence set ({dt:.1f} s in all; "
-                  f"rows logged in {o['log_ms']} ms):")
-            for s in steps:
-                v = [r[s] for r in o["rows"]]
-                print(f"  {s:<12} median {statistics.median(v):>7.1f}  p90 {sorted(v)[int(len(v) * 0.9) - 1]:>7}  max {max(v):>7}")
-            print("  verdicts:", {k: sum(1 for r in o["rows"] if r["verdict"] == k) for k in ("pass", "fail", "error")})
+            for mode in ("calls", "sql"):
+                o, dt = job(cfg, "replay", "run", "--tasks", tasks, "--k", "5", "--retrieve", mode, "--json")
+                print(f"replay --retrieve {mode}, {TASKS} tasks, k=5, against {LINES:,} records ({dt:.1f} s in all; "
+                      f"rows logged in {o['log_ms']} ms):")
+                for s in steps:
+                    v = [r[s] for r in o["rows"]]
+                    print(f"  {s:<12} median {statistics.median(v):>7.1f}  p90 {sorted(v)[int(len(v) * 0.9) - 1]:>7}  max {max(v):>7}")
+                print("  verdicts:", {k: sum(1 for r in o["rows"] if r["verdict"] == k) for k in ("pass", "fail", "error")})
     finally:
         for p in procs.values():
             p.terminate()

@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 
 use lakehouse_e2e::fake_chat::FakeChat;
 use lakehouse_e2e::{Fleet, SERVERS, Storage, bin};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const TOKEN: &str = "e2e-cli-token";
 
@@ -472,6 +472,7 @@ fn every_command_has_help_and_the_shells_get_completions() {
         &["storage", "rm"],
         &["health"],
         &["probe"],
+        &["validate"],
         &["completions"],
         &["backup"],
         &["restore"],
@@ -504,4 +505,63 @@ fn every_command_has_help_and_the_shells_get_completions() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unrecognized subcommand"));
+}
+
+#[test]
+fn validate_checks_an_answer_offline_with_replays_validators() {
+    use std::io::Write;
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(bin("lakehouse"))
+            .arg("validate")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let json = serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null);
+        (
+            out.status.code(),
+            json,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, v, _) = run(
+        &["-v", "sms", "-v", "no_pii"],
+        "Shift Fri 7pm, call 555-123-4567",
+    );
+    assert_eq!(
+        (code, v["verdict"].as_str()),
+        (Some(0), Some("pass")),
+        "{v}"
+    );
+    let (code, v, err) = run(
+        &[
+            "-v",
+            r#"{"fill":{"max_candidates":1}}"#,
+            "--evidence-id",
+            "w1",
+        ],
+        r#"{"candidates": ["w1", "w2"]}"#,
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(
+        v["failures"],
+        json!([
+            {"validator": "fill", "reason": "candidate 'w2' is not in the retrieved evidence"},
+            {"validator": "fill", "reason": "2 candidates, at most 1 asked for"},
+        ]),
+        "{v}"
+    );
+    assert!(err.contains("2 failure(s)"), "{err}");
+    let (code, _, err) = run(&["-v", r#"{"sms":{"segments":2}}"#], "x");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("sms: unknown option 'segments'"), "{err}");
 }

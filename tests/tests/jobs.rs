@@ -481,7 +481,7 @@ async fn without_a_chat_model_replay_only_dry_runs_and_bad_input_changes_nothing
 /// what it did then, after the evidence and the index have moved on.
 #[tokio::test]
 async fn replay_as_of_an_old_version_gets_the_old_bundle_byte_for_byte() {
-    let (f, api) = fleet(None);
+    let (mut f, api) = fleet(None);
     api.put("raw/openai_chat/a.jsonl", fixture("openai_chat"))
         .await;
     let first = job(&f, "materializer", &["run", "--index", "evidence"]).await;
@@ -499,9 +499,20 @@ async fn replay_as_of_an_old_version_gets_the_old_bundle_byte_for_byte() {
                 "--dry-run".into(),
             ];
             all.extend(args);
-            let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-            let run = job(f, "replay", &refs).await;
-            JobRun::ok(&run)["planned"][0].clone()
+            // One statement (the default) and two calls plan the same bundle.
+            let mut planned = Vec::new();
+            for mode in ["sql", "calls"] {
+                let mut with = all.clone();
+                with.extend(["--retrieve".to_owned(), mode.to_owned()]);
+                let refs: Vec<&str> = with.iter().map(String::as_str).collect();
+                let run = job(f, "replay", &refs).await;
+                let mut p = JobRun::ok(&run)["planned"][0].clone();
+                let timings = p.as_object_mut().unwrap().remove("timings_ms").unwrap();
+                assert!(timings["search"].is_u64(), "{timings}");
+                planned.push(p);
+            }
+            assert_eq!(planned[0], planned[1], "sql and calls plan alike");
+            planned.swap_remove(0)
         }
     };
     let then = plan(Vec::new()).await;
@@ -533,6 +544,34 @@ async fn replay_as_of_an_old_version_gets_the_old_bundle_byte_for_byte() {
         "the bundle as of v{v} is the one sent then"
     );
     assert_eq!(old["catalog_version"], v);
+
+    // A queryd that cannot reach vectord cannot run vector_search: replay says so and makes
+    // two calls through the gateway.
+    let config = std::fs::read_to_string(&f.config).unwrap();
+    let (before, after) = config.split_once("[queryd]").unwrap();
+    let (queryd, rest) = after.split_once("\n[").unwrap();
+    let queryd: String = queryd
+        .lines()
+        .map(|l| {
+            if l.starts_with("vectord_url") {
+                "vectord_url = \"http://127.0.0.1:1\"\n".to_owned()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&f.config, format!("{before}[queryd]{queryd}[{rest}")).unwrap();
+    f.restart("queryd", false);
+    let run = job(&f, "replay", &["run", "--prompt", prompt, "--dry-run"]).await;
+    let mut fallback = JobRun::ok(&run)["planned"][0].clone();
+    fallback.as_object_mut().unwrap().remove("timings_ms");
+    assert_eq!(fallback, now, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot run vector_search"),
+        "{}",
+        run.stderr
+    );
+
     let bad = job(
         &f,
         "replay",

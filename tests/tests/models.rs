@@ -156,3 +156,242 @@ async fn replay_against_a_real_chat_model() {
         .await;
     assert_eq!(n[0]["n"], 2);
 }
+
+/// A small labelled set: incident records, each with a question whose answer it is. Half the
+/// questions name an identifier (an order number, an error code, a model) among near
+/// lookalikes, where keywords win; half paraphrase with no shared content word, where the
+/// embedding wins.
+fn labelled() -> (Vec<(String, String)>, Vec<(String, String)>) {
+    let records: Vec<(&str, &str)> = vec![
+        (
+            "order-4471",
+            "Order 4471 arrived with a cracked screen; a replacement was shipped.",
+        ),
+        (
+            "order-4417",
+            "Order 4417 arrived with a cracked screen protector and a bent corner.",
+        ),
+        (
+            "order-7144",
+            "Order 7144 arrived with a cracked case; the customer wants a refund.",
+        ),
+        (
+            "order-1447",
+            "Order 1447 arrived with a scratched screen; a replacement was shipped.",
+        ),
+        (
+            "order-4714",
+            "Order 4714 arrived late with a cracked display; replacement requested.",
+        ),
+        (
+            "order-7414",
+            "Order 7414 arrived with a broken screen; a replacement was shipped.",
+        ),
+        (
+            "err-e1023",
+            "Checkout failed with error E1023 when the payment was processed.",
+        ),
+        (
+            "err-e1032",
+            "Checkout failed with error E1032 when the payment was processed twice.",
+        ),
+        (
+            "err-e2013",
+            "Checkout failed with error E2013 while the payment page was loading.",
+        ),
+        (
+            "err-e3012",
+            "Checkout failed with error E3012 after the payment form was submitted.",
+        ),
+        (
+            "sku-kx200",
+            "The KX-200 blender motor overheats after a few minutes of use.",
+        ),
+        (
+            "sku-kx220",
+            "The KX-220 blender motor overheats and smells of burning.",
+        ),
+        (
+            "sku-kx202",
+            "The KX-202 blender motor overheats and then stops.",
+        ),
+        (
+            "sku-kx020",
+            "The KX-020 blender jug leaks and the motor overheats.",
+        ),
+        (
+            "billing",
+            "The customer was charged twice for the same monthly subscription.",
+        ),
+        (
+            "pet",
+            "A parcel left on the doorstep was chewed open by the neighbour's dog.",
+        ),
+        (
+            "snow",
+            "Heavy snowfall closed the northern warehouse and deliveries stopped.",
+        ),
+        (
+            "holiday",
+            "Staff asked whether the office shuts between Christmas and New Year.",
+        ),
+        (
+            "language",
+            "The mobile app shows every label in German although English is chosen.",
+        ),
+        (
+            "battery",
+            "The laptop battery drains from full to empty in under an hour.",
+        ),
+        (
+            "washer",
+            "The washing machine bangs loudly during the spin cycle.",
+        ),
+        (
+            "postcode",
+            "The courier left the package on the wrong street after a postcode typo.",
+        ),
+    ];
+    let questions: Vec<(&str, &str)> = vec![
+        ("order-4471", "order 4471 screen"),
+        ("order-7414", "what happened to order 7414"),
+        ("err-e1032", "error E1032"),
+        ("err-e3012", "E3012 at checkout"),
+        ("sku-kx202", "KX-202 problem"),
+        ("sku-kx020", "is the KX-020 faulty"),
+        ("billing", "I was billed two times this month"),
+        ("pet", "an animal ripped apart my delivery"),
+        ("snow", "a winter storm halted shipments"),
+        ("holiday", "are you open over the festive break"),
+        (
+            "language",
+            "the interface is in the wrong tongue on my phone",
+        ),
+        ("battery", "my notebook computer loses power quickly"),
+    ];
+    let own = |v: Vec<(&str, &str)>| {
+        v.into_iter()
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect()
+    };
+    (own(records), own(questions))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hybrid_retrieval_recalls_at_least_as_well_as_either_ranking_alone() {
+    let url = need("LAKEHOUSE_TEST_EMBED_URL");
+    let embed = format!(
+        "[embed]\nprovider = \"openai\"\nurl = \"{url}\"\nmodel = \"multilingual-e5-small-q4\"\ndimension = 384\n\
+         batch_size = 8\nquery_prefix = \"query: \"\ndocument_prefix = \"passage: \"\n"
+    );
+    let (f, api) = fleet(&embed, "");
+    let (records, questions) = labelled();
+    let raw: String = records
+        .iter()
+        .map(|(task, text)| scored(task, text))
+        .collect();
+    api.put("raw/scored_run/incidents.jsonl", raw).await;
+    let m = job(
+        &f,
+        "materializer",
+        &["run", "--index", "incidents", "--index-text"],
+    )
+    .await;
+    assert_eq!(
+        JobRun::ok(&m)["index"]["upserted"],
+        records.len(),
+        "{}",
+        m.stdout
+    );
+    let (_, info) = api.get("/vectors/index/incidents").await;
+    assert_eq!(info["text_field"], "text", "{info}");
+    let task_of: std::collections::HashMap<String, String> = api
+        .rows("SELECT evidence_id, task FROM evidence")
+        .await
+        .iter()
+        .map(|r| {
+            (
+                r["evidence_id"].as_str().unwrap().to_owned(),
+                r["task"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+
+    let tasks = f.dir.path().join("questions.jsonl");
+    let lines: String = questions
+        .iter()
+        .map(|(want, q)| format!("{}\n", json!({"id": want, "prompt": q})))
+        .collect();
+    std::fs::write(&tasks, lines).unwrap();
+    let plan = |extra: &'static [&'static str]| {
+        let f = &f;
+        let tasks = tasks.to_str().unwrap().to_owned();
+        async move {
+            let mut args = vec![
+                "run",
+                "--dry-run",
+                "--index",
+                "incidents",
+                "--k",
+                "5",
+                "--retrieve",
+                "calls",
+                "--tasks",
+                &tasks,
+            ];
+            args.extend_from_slice(extra);
+            let r = job(f, "replay", &args).await;
+            JobRun::ok(&r)["planned"].as_array().unwrap().clone()
+        }
+    };
+    let recall = |planned: &[serde_json::Value]| -> f64 {
+        let found = planned
+            .iter()
+            .filter(|p| {
+                p["retrieved"].as_array().unwrap().iter().take(5).any(|h| {
+                    task_of.get(h[0].as_str().unwrap()).map(String::as_str) == p["task_id"].as_str()
+                })
+            })
+            .count();
+        found as f64 / planned.len() as f64
+    };
+    let vector = recall(&plan(&[]).await);
+    let hybrid = recall(&plan(&["--hybrid"]).await);
+    // Keywords alone, straight from vectord.
+    let mut text_hits = 0;
+    for (want, q) in &questions {
+        let (st, v) = api
+            .post(
+                "/vectors/index/incidents/search",
+                &json!({"text": q, "k": 5}),
+            )
+            .await;
+        assert!(st.is_success(), "{v}");
+        let results = v["results"].as_array().unwrap();
+        assert!(
+            results
+                .iter()
+                .all(|r| r["distance"].is_null() && r["score"].as_f64().unwrap() > 0.0),
+            "{v}"
+        );
+        if results
+            .iter()
+            .any(|r| task_of[r["id"].as_str().unwrap()] == *want)
+        {
+            text_hits += 1;
+        }
+    }
+    let text = text_hits as f64 / questions.len() as f64;
+    println!(
+        "recall@5 over {} questions: vector {vector:.3}, text {text:.3}, hybrid {hybrid:.3}",
+        questions.len()
+    );
+    assert!(
+        hybrid >= vector.max(text),
+        "vector {vector}, text {text}, hybrid {hybrid}"
+    );
+    assert!(
+        vector < 1.0 && text < 1.0,
+        "the set should be hard for each alone: vector {vector}, text {text}"
+    );
+}

@@ -1,7 +1,8 @@
 //! Load generator for `scripts/bench/storage.sh` and `scripts/bench/vectors.sh`: object
 //! throughput through storaged (or the gateway), the same operations straight against an S3
 //! server with the AWS SDK, small-GET latency at high concurrency, and vectord through the
-//! gateway ([`vectors`]). Prints one `name value unit` line per figure.
+//! gateway ([`vectors`]), and the multitier load test ([`multitier`]). Prints one
+//! `name value unit` line per figure.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +13,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
 
+mod multitier;
 mod vectors;
 
 #[derive(Debug, Parser)]
@@ -105,6 +107,8 @@ enum Cmd {
         #[arg(long, default_value_t = 300)]
         seconds: u64,
     },
+    /// The multitier load test: six weighted scenarios at N clients (see `multitier.rs`).
+    Multitier(multitier::MultitierArgs),
     /// Streams one upload of `size_mib` MiB to `url` (PUT) without holding it in memory.
     Upload {
         #[arg(long)]
@@ -445,6 +449,7 @@ async fn main() {
             label,
             token,
         } => small_gets(url, concurrency, seconds, &label, token).await,
+        Cmd::Multitier(a) => multitier::run(a).await,
         Cmd::Upload {
             url,
             size_mib,

@@ -34,6 +34,9 @@ pub struct IndexInfo {
     /// Number of the last write applied.
     #[serde(default)]
     pub version: u64,
+    /// The keyword-searchable metadata field, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_field: Option<String>,
 }
 
 /// One item of an upsert.
@@ -62,11 +65,30 @@ pub struct AddResponse {
 pub struct Hit {
     /// Item id.
     pub id: String,
-    /// Distance (smaller is closer).
+    /// Distance (smaller is closer); NaN for a keyword search alone, which has none.
+    #[serde(deserialize_with = "distance_or_nan")]
     pub distance: f32,
+    /// With keywords: the BM25 or fused score (higher is better).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f32>,
     /// Stored metadata.
     #[serde(default)]
     pub metadata: Map<String, Value>,
+}
+
+fn distance_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+    Ok(Option::<f32>::deserialize(d)?.unwrap_or(f32::NAN))
+}
+
+/// Keywords for a search of an index with a text field: alone (an empty vector), or fused
+/// with the vector by reciprocal rank.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TextQuery {
+    /// The keywords.
+    pub text: String,
+    /// Fusion weights (`{"k": 60, "vector_weight": 1, "text_weight": 1}` when `None`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fusion: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,7 +127,23 @@ impl VectorClient {
         distance: &str,
         rid: &str,
     ) -> Result<IndexInfo, ClientError> {
-        let body = serde_json::json!({"name": name, "dimension": dimension, "distance": distance});
+        self.ensure_with(name, dimension, distance, None, rid).await
+    }
+
+    /// As [`Self::ensure`], creating the index with a keyword-searchable `text_field`.
+    pub async fn ensure_with(
+        &self,
+        name: &str,
+        dimension: usize,
+        distance: &str,
+        text_field: Option<&str>,
+        rid: &str,
+    ) -> Result<IndexInfo, ClientError> {
+        let mut body =
+            serde_json::json!({"name": name, "dimension": dimension, "distance": distance});
+        if let Some(f) = text_field {
+            body["text_field"] = f.into();
+        }
         let req = self
             .inner
             .request(Method::POST, "/vectors/index", rid)
@@ -158,7 +196,29 @@ impl VectorClient {
         as_of: Option<&lakehouse_types::AsOf>,
         rid: &str,
     ) -> Result<Vec<Hit>, ClientError> {
-        let mut body = serde_json::json!({ "vector": vector, "k": k });
+        self.search_with(name, vector, None, k, as_of, rid).await
+    }
+
+    /// As [`Self::search_at`], with keywords too (an empty `vector` searches them alone).
+    pub async fn search_with(
+        &self,
+        name: &str,
+        vector: &[f32],
+        text: Option<&TextQuery>,
+        k: usize,
+        as_of: Option<&lakehouse_types::AsOf>,
+        rid: &str,
+    ) -> Result<Vec<Hit>, ClientError> {
+        let mut body = serde_json::json!({ "k": k });
+        if !vector.is_empty() {
+            body["vector"] = serde_json::json!(vector);
+        }
+        if let Some(t) = text {
+            body["text"] = t.text.clone().into();
+            if let Some(f) = &t.fusion {
+                body["fusion"] = f.clone();
+            }
+        }
         if let Some(a) = as_of {
             body["as_of"] = serde_json::to_value(a).unwrap_or_default();
         }

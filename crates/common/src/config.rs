@@ -507,6 +507,10 @@ pub struct VectordConfig {
     /// Memory for index states loaded to answer searches as of older versions; the least
     /// recently used go first.
     pub as_of_cache_mb: u64,
+    /// Answers kept for repeated searches (same index state, vector, k, ef, filter and
+    /// exclusions); any write to an index makes its earlier answers unreachable. 0 turns the
+    /// cache off.
+    pub search_cache_entries: usize,
     /// This instance's shard of the indexes, of `shards`: it loads and serves only the
     /// indexes the shard owns (by a hash of the name; the gateway routes the same way).
     pub shard: usize,
@@ -524,6 +528,7 @@ impl Default for VectordConfig {
             snapshot_part_mb: 64,
             catalogd_url: Instances::one(default_url(3212)),
             as_of_cache_mb: 1_024,
+            search_cache_entries: 1_024,
             shard: 0,
             shards: 1,
         }
@@ -643,6 +648,20 @@ pub struct ReplayConfig {
     pub tmp_dir: String,
     /// A Prometheus textfile the run's figures are written to (empty: none).
     pub metrics_textfile: String,
+    /// How evidence is retrieved: `sql`, one statement joining `vector_search` with the
+    /// `evidence` dataset (needs `[queryd] vectord_url`), or `calls`, a search then a query.
+    pub retrieve: RetrieveMode,
+}
+
+/// `[replay] retrieve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RetrieveMode {
+    /// One SQL statement: `vector_search(...)` joined with `evidence`.
+    #[default]
+    Sql,
+    /// Two calls: vectord's search route, then SQL by ids.
+    Calls,
 }
 
 impl Default for ReplayConfig {
@@ -658,6 +677,7 @@ impl Default for ReplayConfig {
                 .into(),
             tmp_dir: "data/tmp/replay".into(),
             metrics_textfile: String::new(),
+            retrieve: RetrieveMode::Sql,
         }
     }
 }

@@ -12,7 +12,6 @@ pub mod chat;
 pub mod context;
 pub mod embed;
 pub mod output;
-pub mod pii;
 pub mod progress;
 pub mod retry;
 pub mod runid;
@@ -20,3 +19,5 @@ pub mod text;
 pub mod textfile;
 
 pub use context::JobContext;
+/// SSN-shaped strings (kept in the validators' crate, which the jobs and the CLI share).
+pub use lakehouse_validate::pii;

@@ -29,6 +29,9 @@ struct Envelope {
     /// The owner's log position of the last write applied (0 when it keeps none).
     #[serde(default)]
     sequence: u64,
+    /// The keyword-searchable metadata field; its index is rebuilt from the metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    text_field: Option<String>,
 }
 
 /// Why bytes are not an index.
@@ -70,6 +73,7 @@ pub(crate) fn encode(c: &Core) -> Vec<u8> {
         entry: g.entry(),
         rng: g.rng_state(),
         sequence: c.sequence,
+        text_field: c.text.as_ref().map(|t| t.field().to_owned()),
     };
     let json = serde_json::to_vec(&env).unwrap_or_default();
     let links0 = g.links0_words();
@@ -192,7 +196,16 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Core, DecodeError> {
     if graph.entry().is_none() && !by_id.is_empty() {
         return Err(err("entry point and items disagree"));
     }
+    let mut text = env.text_field.as_deref().map(crate::text::TextIndex::new);
+    if let Some(t) = &mut text {
+        for (s, m) in env.metadata.iter().enumerate() {
+            if env.ids[s].is_some() {
+                t.set(s as u32, m.as_ref());
+            }
+        }
+    }
     Ok(Core {
+        text,
         params: env.params,
         graph,
         live: env.ids.iter().map(Option::is_some).collect(),

@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 
 use crate::distance::{Metric, normalize, reported, usable_norm};
 use crate::graph::{Graph, Near, Shape};
+use crate::hybrid::Fusion;
 use crate::params::Params;
+use crate::text::TextIndex;
 
 /// Metadata: a JSON object per item.
 pub type Metadata = Map<String, Value>;
@@ -32,6 +34,9 @@ pub struct Hit {
     pub distance: f32,
     /// The item's metadata (an empty object when it has none).
     pub metadata: Metadata,
+    /// A keyword search's BM25 score, or a hybrid search's fused score (higher is better);
+    /// `None` for a vector search. A keyword search alone has no distance (NaN).
+    pub score: Option<f32>,
 }
 
 /// A search.
@@ -47,6 +52,11 @@ pub struct Query<'a> {
     pub exclude: Option<&'a HashSet<String>>,
     /// Only items whose metadata has each of these top-level fields equal.
     pub filter: Option<&'a Metadata>,
+    /// Keywords, scored by BM25 over the index's text field: alone when `vector` is empty,
+    /// else fused with the vector ranking.
+    pub text: Option<&'a str>,
+    /// How a hybrid search weighs its rankings (default [`Fusion::default`]).
+    pub fusion: Option<Fusion>,
 }
 
 /// Longest id accepted, in bytes.
@@ -168,7 +178,7 @@ pub(crate) fn prepare_batch(params: &Params, items: Vec<Item>) -> Result<Vec<Ite
     Ok(out)
 }
 
-fn matches(meta: Option<&Metadata>, filter: &Metadata) -> bool {
+pub(crate) fn matches(meta: Option<&Metadata>, filter: &Metadata) -> bool {
     filter
         .iter()
         .all(|(k, v)| meta.and_then(|m| m.get(k)) == Some(v))
@@ -194,6 +204,8 @@ pub(crate) struct Core {
     pub(crate) sequence: u64,
     /// Threads linking a batch.
     pub(crate) threads: usize,
+    /// The keyword index over the text field, when the index has one.
+    pub(crate) text: Option<TextIndex>,
 }
 
 /// Threads a batch links on by default: one per core.
@@ -214,6 +226,21 @@ impl Core {
             exact_below: EXACT_BELOW,
             sequence: 0,
             threads: default_threads(),
+            text: None,
+        }
+    }
+
+    /// An empty core whose metadata field `field` is keyword-searchable.
+    pub(crate) fn with_text(params: Params, field: Option<&str>) -> Self {
+        Self {
+            text: field.map(TextIndex::new),
+            ..Self::new(params)
+        }
+    }
+
+    fn index_text(&mut self, slot: u32) {
+        if let Some(t) = &mut self.text {
+            t.set(slot, self.meta[slot as usize].as_ref());
         }
     }
 
@@ -257,6 +284,7 @@ impl Core {
             if self.graph.vector(slot) == it.vector.as_slice() {
                 if let Some(m) = it.metadata {
                     self.meta[slot as usize] = (!m.is_empty()).then_some(m);
+                    self.index_text(slot);
                 }
                 return None;
             }
@@ -286,6 +314,7 @@ impl Core {
         self.ids[slot as usize] = Some(it.id.clone());
         self.live[slot as usize] = true;
         self.meta[slot as usize] = metadata;
+        self.index_text(slot);
         self.by_id.insert(it.id, slot);
         Some(slot)
     }
@@ -296,6 +325,9 @@ impl Core {
             self.by_id.remove(&id);
         }
         self.meta[slot as usize] = None;
+        if let Some(t) = &mut self.text {
+            t.remove(slot);
+        }
         self.free.push(slot);
     }
 
@@ -314,6 +346,7 @@ impl Core {
                 exact_below: self.exact_below,
                 sequence: self.sequence,
                 threads: self.threads,
+                text: self.text.as_ref().map(TextIndex::emptied),
                 ..Self::new(self.params)
             };
         }
@@ -344,7 +377,29 @@ impl Core {
     }
 
     /// Nearest live items, never an excluded or filtered-out one; `min(k, matching)` of them.
+    /// With `text`, a keyword or hybrid search instead (see `hybrid.rs`).
     pub(crate) fn search(&self, q: &Query<'_>) -> Result<Vec<Hit>, String> {
+        match q.text {
+            Some(t) if q.vector.is_empty() => return self.search_text(t, q),
+            Some(t) => return self.search_hybrid(t, q),
+            None => {}
+        }
+        Ok(self
+            .search_slots(q)?
+            .into_iter()
+            .filter_map(|(slot, distance)| {
+                Some(Hit {
+                    id: self.ids[slot as usize].clone()?,
+                    distance,
+                    metadata: self.meta[slot as usize].clone().unwrap_or_default(),
+                    score: None,
+                })
+            })
+            .collect())
+    }
+
+    /// The vector search's slots and reported distances, nearest first.
+    pub(crate) fn search_slots(&self, q: &Query<'_>) -> Result<Vec<(u32, f32)>, String> {
         let v = prepare(&self.params, q.vector)?;
         let k = q.k;
         if k == 0 || self.by_id.is_empty() {
@@ -387,13 +442,7 @@ impl Core {
         }
         Ok(found
             .into_iter()
-            .filter_map(|Near(d, slot)| {
-                Some(Hit {
-                    id: self.ids[slot as usize].clone()?,
-                    distance: reported(self.params.distance, d),
-                    metadata: self.meta[slot as usize].clone().unwrap_or_default(),
-                })
-            })
+            .map(|Near(d, slot)| (slot, reported(self.params.distance, d)))
             .collect())
     }
 
@@ -403,13 +452,14 @@ impl Core {
         exact_below: usize,
         sequence: u64,
         threads: usize,
+        text_field: Option<&str>,
         items: Vec<Item>,
     ) -> Self {
         let mut c = Self {
             exact_below,
             sequence,
             threads,
-            ..Self::new(params)
+            ..Self::with_text(params, text_field)
         };
         c.upsert(items);
         c.graph.shrink_to_fit();

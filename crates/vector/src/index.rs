@@ -78,8 +78,24 @@ pub struct Index {
 impl Index {
     /// An empty index.
     pub fn new(params: Params) -> Result<Self, String> {
+        Self::with_text_field(params, None)
+    }
+
+    /// An empty index whose metadata field `text_field` (a string, or a list of strings) is
+    /// keyword-searchable (BM25), alone or fused with the vectors.
+    pub fn with_text_field(params: Params, text_field: Option<&str>) -> Result<Self, String> {
         params.check()?;
-        Ok(Self::from_core(Core::new(params)))
+        if let Some(f) = text_field
+            && (f.is_empty() || f.len() > 256)
+        {
+            return Err("text_field must be 1 to 256 bytes".into());
+        }
+        Ok(Self::from_core(Core::with_text(params, text_field)))
+    }
+
+    /// The keyword-searchable metadata field, if any.
+    pub fn text_field(&self) -> Option<String> {
+        self.read().text.as_ref().map(|t| t.field().to_owned())
     }
 
     fn from_core(core: Core) -> Self {
@@ -293,14 +309,29 @@ impl Index {
     }
 
     fn compact_now(&self) {
-        let (params, exact_below, sequence, threads, items) = {
+        let (params, exact_below, sequence, threads, text_field, items) = {
             let c = self.read();
             // No writer runs while the read lock is held: the copy and the journal's start
             // are the same moment.
             *self.journal.lock().unwrap_or_else(PoisonError::into_inner) = Some(Vec::new());
-            (c.params, c.exact_below, c.sequence, c.threads, c.items())
+            let field = c.text.as_ref().map(|t| t.field().to_owned());
+            (
+                c.params,
+                c.exact_below,
+                c.sequence,
+                c.threads,
+                field,
+                c.items(),
+            )
         };
-        let mut fresh = Core::rebuilt(params, exact_below, sequence, threads, items);
+        let mut fresh = Core::rebuilt(
+            params,
+            exact_below,
+            sequence,
+            threads,
+            text_field.as_deref(),
+            items,
+        );
         let mut c = self.write();
         let ops = self
             .journal

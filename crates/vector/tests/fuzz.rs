@@ -47,6 +47,8 @@ fn exercise(bytes: &[u8]) {
             ef: Some(16),
             exclude: None,
             filter: None,
+            text: None,
+            fusion: None,
         });
         let _ = index.get("i1");
         let _ = index.items();

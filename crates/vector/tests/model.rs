@@ -123,6 +123,8 @@ fn check_search(index: &Index, model: &Model, r: &mut Rng, exact: bool, ctx: &st
             },
             exclude: Some(&exclude),
             filter: filter.as_ref(),
+            text: None,
+            fusion: None,
         })
         .unwrap_or_else(|e| panic!("{ctx}: search failed: {e}"));
     let matching: Vec<(&String, f32)> = model
@@ -431,6 +433,8 @@ fn graph_recall(threads: usize) {
                 ef: Some(64),
                 exclude: None,
                 filter: None,
+                text: None,
+                fusion: None,
             })
             .expect("query");
         assert_eq!(hits.len(), 10);
@@ -454,6 +458,8 @@ fn graph_recall(threads: usize) {
                 ef: None,
                 exclude: None,
                 filter: None,
+                text: None,
+                fusion: None,
             })
             .expect("query");
         assert!(hits[0].distance < 1e-5, "{id} finds itself or a twin");

@@ -78,6 +78,8 @@ fn writers_deleters_and_searchers_at_once() {
                         ef: None,
                         exclude: None,
                         filter: None,
+                        text: None,
+                        fusion: None,
                     })
                     .expect("query");
                 assert!(
@@ -105,6 +107,8 @@ fn writers_deleters_and_searchers_at_once() {
                         ef: None,
                         exclude: None,
                         filter: None,
+                        text: None,
+                        fusion: None,
                     })
                     .expect("query");
                 // 500 stable items never leave, so every answer is full.

@@ -16,6 +16,7 @@ use lakehouse_cli::cmd::jobs::{self, JobsCommand};
 use lakehouse_cli::cmd::offline::{Offline, Operation};
 use lakehouse_cli::cmd::sql::{self, SqlArgs};
 use lakehouse_cli::cmd::storage::{self, StorageCommand};
+use lakehouse_cli::cmd::validate::{self, ValidateArgs};
 use lakehouse_cli::cmd::vectors::{self, VectorsCommand};
 use lakehouse_cli::output::ListFormat;
 use lakehouse_cli::remote::{CliError, Remote};
@@ -93,6 +94,8 @@ enum Command {
         #[arg(long, value_enum)]
         format: Option<ListFormat>,
     },
+    /// Check an answer with replay's validators, offline (exit 1 when it fails one).
+    Validate(ValidateArgs),
     /// Exit 0 when URL answers 2xx (a container healthcheck; sends no token).
     Probe {
         /// E.g. http://127.0.0.1:3211/ready.
@@ -148,6 +151,7 @@ async fn run(args: Args) -> Result<(), CliError> {
         Command::Jobs(c) => jobs::run(&remote()?, c).await,
         Command::Storage(c) => storage::run(&remote()?, c).await,
         Command::Health { format } => health::health(&remote()?, *format).await,
+        Command::Validate(a) => validate::run(a),
         Command::Probe { url, timeout_ms } => health::probe(url, *timeout_ms).await,
         Command::Completions { shell } => {
             clap_complete::generate(

@@ -32,17 +32,32 @@ pub struct IndexItem {
     pub metadata: Map<String, Value>,
 }
 
-/// Creates the index if needed (cosine, the embedder's dimension) and checks its dimension.
+/// The text field the materializer gives an index it creates with `--index-text`.
+pub const TEXT_FIELD: &str = "text";
+
+/// A record's text kept in the index's metadata for keyword search, at most this many bytes
+/// (the head of the prompt and response, cut on a character boundary).
+pub const TEXT_BYTES: usize = 4_096;
+
+/// Creates the index if needed (cosine, the embedder's dimension; with `text`, a keyword field)
+/// and checks its dimension; the index's text field, whose metadata each upsert fills.
 pub async fn prepare(
     vectors: &VectorClient,
     name: &str,
     embedder: &dyn Embedder,
+    text: bool,
     rid: &str,
-) -> Result<(), String> {
+) -> Result<Option<String>, String> {
+    let field = text.then_some(TEXT_FIELD);
     let info = vectors
-        .ensure(name, embedder.dimension(), "cosine", rid)
+        .ensure_with(name, embedder.dimension(), "cosine", field, rid)
         .await
         .map_err(|e| format!("index '{name}': {e}"))?;
+    if text && info.text_field.is_none() {
+        return Err(format!(
+            "index '{name}' has no text field (it was made without --index-text); index into a new one"
+        ));
+    }
     if info.params.dimension != embedder.dimension() {
         return Err(format!(
             "index '{name}' holds {}-d vectors; the {} embedder makes {}-d ones",
@@ -51,13 +66,22 @@ pub async fn prepare(
             embedder.dimension()
         ));
     }
-    Ok(())
+    Ok(info.text_field)
+}
+
+fn clipped(s: &str) -> String {
+    let mut end = s.len().min(TEXT_BYTES);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
 }
 
 async fn one_batch(
     vectors: VectorClient,
     embedder: Arc<dyn Embedder>,
     name: Arc<str>,
+    text_field: Option<Arc<str>>,
     items: Vec<IndexItem>,
 ) -> Result<usize, String> {
     let texts: Vec<String> = items.iter().map(|i| i.text.clone()).collect();
@@ -68,10 +92,16 @@ async fn one_batch(
     let batch: Vec<VectorItem> = items
         .into_iter()
         .zip(vecs)
-        .map(|(i, v)| VectorItem {
-            id: i.id,
-            vector: v,
-            metadata: Some(i.metadata),
+        .map(|(i, v)| {
+            let mut metadata = i.metadata;
+            if let Some(f) = &text_field {
+                metadata.insert(f.to_string(), Value::String(clipped(&i.text)));
+            }
+            VectorItem {
+                id: i.id,
+                vector: v,
+                metadata: Some(metadata),
+            }
         })
         .collect();
     let rid = format!(
@@ -90,9 +120,11 @@ pub async fn run(
     vectors: VectorClient,
     embedder: Arc<dyn Embedder>,
     name: String,
+    text_field: Option<String>,
     mut rx: mpsc::Receiver<IndexItem>,
 ) -> Result<IndexReport, String> {
     let name: Arc<str> = name.into();
+    let text_field: Option<Arc<str>> = text_field.map(Into::into);
     let mut tasks: JoinSet<Result<usize, String>> = JoinSet::new();
     let mut upserted = 0u64;
     let mut error: Option<String> = None;
@@ -120,6 +152,7 @@ pub async fn run(
             vectors.clone(),
             embedder.clone(),
             name.clone(),
+            text_field.clone(),
             items,
         ));
         while tasks.len() >= IN_FLIGHT {

@@ -6,7 +6,8 @@
 //! kind shares; [`canonical`] makes content ids; [`record`] is the row and its Arrow form;
 //! [`inputs`] finds and reads raw files; [`known`] loads the ids already materialized;
 //! [`stage`] turns lines into staged Parquet; [`indexer`] embeds and upserts; [`receipt`]
-//! is the run's account; [`run`] puts the steps in order.
+//! is the run's account; [`run`] puts the steps in order; [`sft`] exports training data
+//! behind [`sft_firewall`].
 
 pub mod canonical;
 pub mod figures;
@@ -17,5 +18,7 @@ pub mod normalize;
 pub mod receipt;
 pub mod record;
 pub mod run;
+pub mod sft;
+pub mod sft_firewall;
 pub mod stage;
 pub mod transforms;

@@ -1,4 +1,6 @@
-//! `materializer run [--input PREFIX|DIR] [--index NAME] [--dry-run] [--json]`.
+//! `materializer run [--input PREFIX|DIR] [--index NAME] [--dry-run] [--json]`, and
+//! `materializer export-sft -o FILE [--parquet FILE] [--min-score S] [--where SQL]` (see
+//! [`lakehouse_materializer::sft`]).
 //!
 //! stdout carries the result: a one-screen summary on a terminal, else the receipt as one
 //! JSON document. Progress goes to stderr, only on a terminal. Exit status: 0 done, 1 the
@@ -10,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use lakehouse_jobs::JobContext;
 use lakehouse_materializer::run::{Options, run};
+use lakehouse_materializer::sft::{self, ExportSftArgs};
 
 // Many small allocations per record: glibc malloc measured 30 % of the run time.
 #[global_allocator]
@@ -36,6 +39,10 @@ enum Command {
         /// Also embed the new records into this vector index (created if missing).
         #[arg(long)]
         index: Option<String>,
+        /// Create the index with a keyword-searchable `text` field holding each record's
+        /// text, so replay can retrieve with --hybrid.
+        #[arg(long, requires = "index")]
+        index_text: bool,
         /// Read and transform, print what would be written, write nothing.
         #[arg(long)]
         dry_run: bool,
@@ -43,6 +50,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write supervised fine-tuning data from evidence that passed, behind the firewall.
+    ExportSft(ExportSftArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,12 +72,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let Command::Run {
-        input,
-        index,
-        dry_run,
-        json,
-    } = args.command;
+    let (input, index, index_text, dry_run, json) = match args.command {
+        Command::ExportSft(a) => return sft::command(&ctx, a),
+        Command::Run {
+            input,
+            index,
+            index_text,
+            dry_run,
+            json,
+        } => (input, index, index_text, dry_run, json),
+    };
     if let Some(name) = &index
         && let Some(e) = lakehouse_types::name_error("index", name)
     {
@@ -78,6 +91,7 @@ fn main() -> ExitCode {
     let opts = Options {
         input,
         index,
+        index_text,
         dry_run,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()

@@ -28,6 +28,9 @@ pub struct Options {
     pub input: Option<String>,
     /// Embed new rows into this vector index.
     pub index: Option<String>,
+    /// Create the index with a keyword-searchable `text` field (each record's text then goes
+    /// into its metadata, for hybrid retrieval).
+    pub index_text: bool,
     /// Read and transform, write nothing.
     pub dry_run: bool,
 }
@@ -131,13 +134,15 @@ async fn steps(
     let mut tx = None;
     if let (Some(name), false) = (&opts.index, opts.dry_run) {
         let embedder = lakehouse_jobs::embed::from_config(ctx);
-        indexer::prepare(&gw.vectors, name, embedder.as_ref(), &rid).await?;
+        let text_field =
+            indexer::prepare(&gw.vectors, name, embedder.as_ref(), opts.index_text, &rid).await?;
         let (s, r) = mpsc::channel(indexer::BATCH * 8);
         tx = Some(s);
         indexing = Some(tokio::spawn(indexer::run(
             gw.vectors.clone(),
             embedder,
             name.clone(),
+            text_field,
             r,
         )));
     }

@@ -18,10 +18,18 @@ pub struct Evidence {
     pub prompt: String,
     /// Response text.
     pub response: String,
+    /// A past success from the playbook (a worked example), not a record of evidence.
+    pub example: bool,
 }
 
 impl Evidence {
     fn block(&self) -> String {
+        if self.example {
+            return format!(
+                "[worked example {}] {}\nTask: {}\nAnswer: {}",
+                self.id, self.label, self.prompt, self.response
+            );
+        }
         format!(
             "[evidence {}] {}\nPrompt: {}\nResponse: {}",
             self.id, self.label, self.prompt, self.response
@@ -95,6 +103,7 @@ mod tests {
             label: "openai_chat 2026-11-21".into(),
             prompt: "p".repeat(chars),
             response: "r".into(),
+            example: false,
         }
     }
 

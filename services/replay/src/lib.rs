@@ -4,13 +4,15 @@
 //! back by the materializer as `raw/replay_run/` evidence.
 //!
 //! Layout: [`task`] parses tasks; [`retrieve`] embeds, searches and fetches evidence;
-//! [`bundle`] builds the prompt within the budget; [`validate`] checks answers; [`row`] is
+//! [`bundle`] builds the prompt within the budget; `lakehouse_validate` checks answers; [`row`] is
 //! the logged row; [`run`] puts the steps in order.
 
 pub mod bundle;
+pub mod drift;
+pub mod drift_report;
 pub mod figures;
+pub mod playbook;
 pub mod retrieve;
 pub mod row;
 pub mod run;
 pub mod task;
-pub mod validate;

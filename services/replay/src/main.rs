@@ -1,5 +1,6 @@
-//! `replay run --prompt TEXT | --tasks FILE.jsonl [--index NAME] [--k N] [--as-of V] [--dry-run]
-//! [--strict]`.
+//! `replay run --prompt TEXT | --tasks FILE.jsonl [--index NAME] [--k N] [--as-of V]
+//! [--retrieve sql|calls] [--dry-run] [--strict]`, and `replay drift --runs A B | --windows
+//! F..T F..T` (see [`lakehouse_replay::drift_report`]).
 //!
 //! stdout carries the result: a line per task and a summary on a terminal, else one JSON
 //! document. Exit status: 0 done; 1 the run failed (retrieval impossible, or rows could not
@@ -11,11 +12,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use lakehouse_common::config::RetrieveMode;
 use lakehouse_jobs::JobContext;
+use lakehouse_replay::drift_report::{self, DriftArgs};
 use lakehouse_replay::row::ReplayRow;
 use lakehouse_replay::run::{Options, Outcome, run};
 use lakehouse_replay::task::{self, Task};
-use lakehouse_replay::validate::Validator;
+use lakehouse_validate::Validator;
 
 /// replay: retrieves evidence, calls a chat model, validates and logs each task.
 #[derive(Debug, Parser)]
@@ -31,43 +34,70 @@ struct Args {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Replay one prompt or a file of tasks.
-    Run {
-        /// One task's text.
-        #[arg(long, conflicts_with = "tasks", required_unless_present = "tasks")]
-        prompt: Option<String>,
-        /// A JSON-lines file of tasks: {"id","prompt","validators"?,"k"?,"model"?,"system"?,"max_tokens"?}.
-        #[arg(long)]
-        tasks: Option<PathBuf>,
-        /// Validators for --prompt: a name (non_empty, no_pii, json) or a JSON object
-        /// ({"max_chars":160}, {"regex":"^\\d+$"}, {"json":{"required":["id"]}}); repeatable.
-        #[arg(long = "validate", requires = "prompt")]
-        validators: Vec<String>,
-        /// Vector index to search (default `[replay] index`).
-        #[arg(long)]
-        index: Option<String>,
-        /// Evidence records per task (default `[replay] k`).
-        #[arg(long)]
-        k: Option<usize>,
-        /// Token budget of the bundled prompt (default `[replay] budget_tokens`).
-        #[arg(long)]
-        budget_tokens: Option<u64>,
-        /// Model (default `[chat] model`; a task's own model wins).
-        #[arg(long)]
-        model: Option<String>,
-        /// Retrieve and bundle only: no chat, nothing written.
-        #[arg(long)]
-        dry_run: bool,
-        /// Retrieve and fetch evidence as at a catalog version (a number) or time (RFC
-        /// 3339): the index as committed then, the evidence as it was then.
-        #[arg(long)]
-        as_of: Option<String>,
-        /// Exit with status 3 when a task fails validation or its chat fails.
-        #[arg(long)]
-        strict: bool,
-        /// Print JSON even on a terminal.
-        #[arg(long)]
-        json: bool,
-    },
+    Run(RunArgs),
+    /// Compare two replay runs, or two windows of evidence, column by column (PSI).
+    Drift(DriftArgs),
+}
+
+/// `replay run` arguments.
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// One task's text.
+    #[arg(long, conflicts_with = "tasks", required_unless_present = "tasks")]
+    prompt: Option<String>,
+    /// A JSON-lines file of tasks: {"id","prompt","validators"?,"k"?,"model"?,"system"?,"max_tokens"?}.
+    #[arg(long)]
+    tasks: Option<PathBuf>,
+    /// Validators for --prompt: a name (non_empty, no_pii, json) or a JSON object
+    /// ({"max_chars":160}, {"regex":"^\\d+$"}, {"json":{"required":["id"]}}); repeatable.
+    #[arg(long = "validate", requires = "prompt")]
+    validators: Vec<String>,
+    /// Vector index to search (default `[replay] index`).
+    #[arg(long)]
+    index: Option<String>,
+    /// Evidence records per task (default `[replay] k`).
+    #[arg(long)]
+    k: Option<usize>,
+    /// Token budget of the bundled prompt (default `[replay] budget_tokens`).
+    #[arg(long)]
+    budget_tokens: Option<u64>,
+    /// Model (default `[chat] model`; a task's own model wins).
+    #[arg(long)]
+    model: Option<String>,
+    /// Retrieve and bundle only: no chat, nothing written.
+    #[arg(long)]
+    dry_run: bool,
+    /// Retrieve and fetch evidence as at a catalog version (a number) or time (RFC
+    /// 3339): the index as committed then, the evidence as it was then.
+    #[arg(long)]
+    as_of: Option<String>,
+    /// How evidence is retrieved (default `[replay] retrieve`): `sql`, one statement
+    /// joining vector_search with the evidence dataset, or `calls`, a search then a query.
+    #[arg(long, value_parser = ["sql", "calls"])]
+    retrieve: Option<String>,
+    /// Rank evidence by the task's keywords (BM25 over the index's text field, see
+    /// `materializer run --index-text`) fused with its vector; implies `--retrieve calls`.
+    #[arg(long)]
+    hybrid: bool,
+    /// Record each answer that passes every validator into this playbook index (created if
+    /// missing).
+    #[arg(long)]
+    playbook: Option<String>,
+    /// Also offer each task the closest past successes of the playbook as worked examples.
+    #[arg(long, requires = "playbook")]
+    use_playbook: bool,
+    /// Worked examples per task, at most.
+    #[arg(long, default_value_t = 2, requires = "use_playbook")]
+    playbook_k: usize,
+    /// Only past tasks at least this similar (cosine similarity, 0..=1).
+    #[arg(long, default_value_t = 0.8, requires = "use_playbook")]
+    playbook_similarity: f32,
+    /// Exit with status 3 when a task fails validation or its chat fails.
+    #[arg(long)]
+    strict: bool,
+    /// Print JSON even on a terminal.
+    #[arg(long)]
+    json: bool,
 }
 
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
@@ -150,7 +180,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return usage(e),
     };
-    let Command::Run {
+    let RunArgs {
         prompt,
         tasks,
         validators,
@@ -160,9 +190,27 @@ fn main() -> ExitCode {
         model,
         dry_run,
         as_of,
+        retrieve,
+        hybrid,
+        playbook,
+        use_playbook,
+        playbook_k,
+        playbook_similarity,
         strict,
         json,
-    } = args.command;
+    } = match args.command {
+        Command::Drift(a) => return drift_report::command(&ctx, &a),
+        Command::Run(r) => r,
+    };
+    if let Some(e) = playbook
+        .as_deref()
+        .and_then(|name| lakehouse_types::name_error("playbook index", name))
+    {
+        return usage(format!("--playbook: {e}"));
+    }
+    if !(0.0..=1.0).contains(&playbook_similarity) {
+        return usage("--playbook-similarity is between 0 and 1");
+    }
     let as_of = as_of.map(|a| match a.parse::<u64>() {
         Ok(v) => lakehouse_types::AsOf::Version(v),
         Err(_) => lakehouse_types::AsOf::Time(a),
@@ -206,6 +254,18 @@ fn main() -> ExitCode {
         model,
         chat_backoff: None,
         as_of,
+        retrieve: match retrieve.as_deref() {
+            Some("calls") => RetrieveMode::Calls,
+            Some(_) => RetrieveMode::Sql,
+            None => cfg.retrieve,
+        },
+        hybrid,
+        playbook: playbook.map(|index| lakehouse_replay::playbook::Playbook {
+            index,
+            use_examples: use_playbook,
+            k: playbook_k.min(20),
+            min_similarity: playbook_similarity,
+        }),
     };
     let human = lakehouse_jobs::progress::human_stdout() && !json;
     let rt = match tokio::runtime::Builder::new_multi_thread()

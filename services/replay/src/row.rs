@@ -67,8 +67,15 @@ pub struct ReplayRow {
     pub retrieved_ids: Vec<String>,
     /// Their distances.
     pub retrieved_distances: Vec<f64>,
-    /// Ids that made it into the prompt.
+    /// Ids that made it into the prompt (playbook examples as `<index>/<entry>`).
     pub bundled_ids: Vec<String>,
+    /// The playbook entries bundled as worked examples (JSON lines and answers only: the
+    /// Parquet schema of `replay_run.v1` is unchanged, `bundled_ids` holds them there too).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub playbook_ids: Vec<String>,
+    /// The playbook entry this passing answer was recorded as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub playbook_entry: Option<String>,
     /// `evidence` manifest version read.
     pub dataset_version: Option<i64>,
     /// Index searched.
@@ -85,7 +92,7 @@ pub struct ReplayRow {
     pub error: Option<String>,
 }
 
-fn rfc3339<S: serde::Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn rfc3339<S: serde::Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
     let text = t
         .format(&time::format_description::well_known::Rfc3339)
         .map_err(serde::ser::Error::custom)?;

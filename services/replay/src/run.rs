@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use lakehouse_common::config::RetrieveMode;
 use lakehouse_jobs::JobContext;
 use lakehouse_jobs::chat::{ChatClient, Message};
 use lakehouse_jobs::embed::Embedder;
@@ -18,10 +19,11 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::bundle::{Bundle, bundle};
+use crate::playbook::{Playbook, Success};
 use crate::retrieve::{Retrieved, retrieve};
 use crate::row::{ARROW_SCHEMA, DATASET, ReplayRow, SCHEMA, to_batch};
 use crate::task::Task;
-use crate::validate::run_all;
+use lakehouse_validate::{Context, run_all};
 
 /// What to do.
 #[derive(Debug, Clone)]
@@ -41,6 +43,12 @@ pub struct Options {
     /// Retrieve and fetch as at this catalog version or time (the index as its commit
     /// then): a task replayed later sees exactly the evidence it saw.
     pub as_of: Option<lakehouse_types::AsOf>,
+    /// One SQL statement, or a search and then a query.
+    pub retrieve: RetrieveMode,
+    /// Rank by the task's keywords (BM25 over the index's text field) fused with its vector.
+    pub hybrid: bool,
+    /// Record passing answers into a playbook index (and with `use_examples`, offer them).
+    pub playbook: Option<Playbook>,
 }
 
 /// A task retrieved and bundled (what `--dry-run` shows).
@@ -58,6 +66,8 @@ pub struct Planned {
     pub messages: Vec<Message>,
     /// The catalog version the evidence was read at.
     pub catalog_version: Option<u64>,
+    /// Milliseconds of each step: embed, search, fetch, bundle.
+    pub timings_ms: BTreeMap<&'static str, u64>,
 }
 
 /// The run's outcome.
@@ -149,6 +159,10 @@ pub async fn run(
         saved_locally: None,
         error: None,
     };
+    let mut mode = opts.retrieve;
+    if let Some(p) = &opts.playbook {
+        crate::playbook::prepare(&ctx.gateway, p, embedder.dimension(), &ctx.rid()).await?;
+    }
     for task in tasks {
         let rid = format!("replay-{run_id}-{}", task.id);
         let ts = OffsetDateTime::now_utc();
@@ -158,18 +172,37 @@ pub async fn run(
             .system
             .clone()
             .unwrap_or_else(|| cfg.replay.system_prompt.clone());
-        let found: Retrieved = retrieve(
-            &ctx.gateway,
-            embedder.as_ref(),
-            &opts.index,
-            &task.prompt,
-            k,
-            opts.as_of.as_ref(),
-            &rid,
-        )
-        .await?;
+        let mut found = None;
+        while found.is_none() {
+            found = retrieve(
+                &ctx.gateway,
+                embedder.as_ref(),
+                mode,
+                &opts.index,
+                &task.prompt,
+                k,
+                opts.as_of.as_ref(),
+                opts.hybrid,
+                &rid,
+            )
+            .await?;
+            if found.is_none() {
+                tracing::warn!(
+                    "queryd cannot run vector_search (is [queryd] vectord_url this fleet's vectord?); retrieving by a search and a query instead"
+                );
+                mode = RetrieveMode::Calls;
+            }
+        }
+        let found: Retrieved = found.unwrap_or_default();
+        let examples = match &opts.playbook {
+            Some(p) => {
+                crate::playbook::examples(&ctx.gateway, p, &found.query_vector, &rid).await?
+            }
+            None => Vec::new(),
+        };
         let t = Instant::now();
-        let b: Bundle = bundle(&system, &found.evidence, &task.prompt, opts.budget_tokens);
+        let offered = [found.evidence.as_slice(), &examples].concat();
+        let b: Bundle = bundle(&system, &offered, &task.prompt, opts.budget_tokens);
         let bundle_ms = ms(t);
         if opts.dry_run {
             out.planned.push(Planned {
@@ -179,6 +212,12 @@ pub async fn run(
                 bundle_tokens: b.tokens,
                 messages: b.messages,
                 catalog_version: found.catalog_version,
+                timings_ms: BTreeMap::from([
+                    ("embed", found.embed_ms),
+                    ("search", found.search_ms),
+                    ("fetch", found.fetch_ms),
+                    ("bundle", bundle_ms as u64),
+                ]),
             });
             continue;
         }
@@ -196,7 +235,11 @@ pub async fn run(
         let t = Instant::now();
         let (response, usage, attempts, verdict, failures, error, answered_by) = match answer {
             Ok(c) => {
-                let failures = run_all(&task.validators, &c.content);
+                let evidence_ids: Vec<String> = found.hits.iter().map(|h| h.0.clone()).collect();
+                let ctx = Context {
+                    evidence_ids: &evidence_ids,
+                };
+                let failures = run_all(&task.validators, &c.content, &ctx);
                 let verdict = if failures.is_empty() { "pass" } else { "fail" };
                 (
                     c.content, c.usage, c.attempts, verdict, failures, None, c.model,
@@ -236,6 +279,12 @@ pub async fn run(
             attempts: i64::from(attempts),
             retrieved_ids: found.hits.iter().map(|h| h.0.clone()).collect(),
             retrieved_distances: found.hits.iter().map(|h| f64::from(h.1)).collect(),
+            playbook_ids: examples
+                .iter()
+                .filter(|e| b.included.contains(&e.id))
+                .map(|e| e.id.clone())
+                .collect(),
+            playbook_entry: None,
             bundled_ids: b.included,
             dataset_version: v.dataset,
             index_name: opts.index.clone(),
@@ -245,6 +294,11 @@ pub async fn run(
             failures,
             error,
         };
+        let mut row = row;
+        if let Some(p) = opts.playbook.as_ref().filter(|_| row.verdict == "pass") {
+            row.playbook_entry =
+                record_success(ctx, p, &found.query_vector, task, &row, &rid).await;
+        }
         on_row(&row);
         out.rows.push(row);
     }
@@ -258,6 +312,49 @@ pub async fn run(
         out.log_ms = t.elapsed().as_millis() as u64;
     }
     Ok(out)
+}
+
+/// Records a passing answer into the playbook; its entry id. A failure to record is a
+/// warning: the task's own answer and row stand.
+async fn record_success(
+    ctx: &JobContext,
+    p: &Playbook,
+    vector: &[f32],
+    task: &Task,
+    row: &ReplayRow,
+    rid: &str,
+) -> Option<String> {
+    let evidence_ids: Vec<String> = row
+        .bundled_ids
+        .iter()
+        .filter(|id| !id.contains('/'))
+        .cloned()
+        .collect();
+    let s = Success {
+        task_id: &task.id,
+        task: &task.prompt,
+        answer: &row.response,
+        evidence_ids: &evidence_ids,
+        validators: task
+            .validators
+            .iter()
+            .map(lakehouse_validate::Validator::name)
+            .collect(),
+        run_id: &row.run_id,
+        catalog_version: row.catalog_version,
+        index_version: row.index_version,
+        ts: row
+            .ts
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+    };
+    match crate::playbook::record(&ctx.gateway, p, vector, &s, rid).await {
+        Ok(id) => Some(id),
+        Err(e) => {
+            tracing::warn!(task = %task.id, "{e}");
+            None
+        }
+    }
 }
 
 fn jsonl(rows: &[ReplayRow]) -> Result<Vec<u8>, String> {
@@ -277,7 +374,7 @@ fn save_locally(path: &PathBuf, rows: &[ReplayRow]) -> Result<String, String> {
     Ok(path.display().to_string())
 }
 
-async fn put(ctx: &JobContext, key: &str, body: Vec<u8>) -> Result<u64, String> {
+pub(crate) async fn put(ctx: &JobContext, key: &str, body: Vec<u8>) -> Result<u64, String> {
     let k = ObjectKey::parse(key.to_owned()).map_err(|e| e.to_string())?;
     let rid = ctx.rid();
     retry(Backoff::new(4), || {

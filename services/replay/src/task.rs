@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::validate::Validator;
+use lakehouse_validate::Validator;
 
 /// One task.
 #[derive(Debug, Clone)]

@@ -3,7 +3,6 @@
 //! Writes run as their own tasks: a client that hangs up mid-write cannot cut a write between
 //! its log record and its apply.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -16,7 +15,7 @@ use lakehouse_common::audit::AuditTarget;
 use lakehouse_common::extract::JsonBody;
 use lakehouse_common::{ApiError, Principal};
 use lakehouse_types::{ErrorBody, IndexCommitInfo};
-use lakehouse_vector::{Hit, Item, MAX_EF, MAX_K, Metadata, Metric, Params};
+use lakehouse_vector::{Item, Metadata, Metric, Params};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -41,6 +40,10 @@ pub struct CreateRequest {
     ef_search: Option<usize>,
     /// `cosine` (default) or `euclidean`.
     distance: Option<Metric>,
+    /// A metadata field (a string, or a list of strings) to keep a BM25 keyword index over,
+    /// so searches may give `text`; fixed at creation.
+    #[serde(default)]
+    text_field: Option<String>,
 }
 
 /// One item of an add.
@@ -110,29 +113,6 @@ pub struct DeleteRequest {
     ids: Vec<String>,
 }
 
-/// `POST /vectors/index/{name}/search`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SearchRequest {
-    /// The query: exactly `dimension` finite numbers.
-    vector: Vec<f32>,
-    /// Results wanted, 1..=1000 (default 10; more is served as 1000).
-    k: Option<usize>,
-    /// Candidate list for this search, 1..=4096 (default: the index's `ef_search`).
-    ef: Option<usize>,
-    /// Ids never returned; applied inside the walk.
-    #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
-    exclude_ids: Option<HashSet<String>>,
-    /// Metadata fields a result must equal; applied inside the walk.
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    filter: Option<Metadata>,
-    /// Search the index as it was at this catalog version or time (its commit then).
-    #[serde(default)]
-    as_of: Option<lakehouse_types::AsOf>,
-}
-
 /// `POST /vectors/index/{name}/merge`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -154,6 +134,9 @@ pub struct IndexInfo {
     /// The number of the last write applied: it grows with every add or delete, so a reader
     /// can name the state of the index it searched.
     version: u64,
+    /// The keyword-searchable metadata field, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text_field: Option<String>,
 }
 
 /// `GET /vectors/index`.
@@ -193,16 +176,6 @@ pub struct ItemOut {
     metadata: Metadata,
 }
 
-/// `POST /vectors/index/{name}/search`.
-#[derive(Serialize, ToSchema)]
-pub struct SearchResponse {
-    /// Nearest first.
-    results: Vec<HitOut>,
-    /// With `as_of`: the catalog version of the index state searched.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    catalog_version: Option<u64>,
-}
-
 fn info(e: &Entry) -> IndexInfo {
     let s = e.index.stats();
     IndexInfo {
@@ -211,6 +184,7 @@ fn info(e: &Entry) -> IndexInfo {
         length: s.length,
         tombstones: s.tombstones,
         version: e.index.sequence(),
+        text_field: e.index.text_field(),
     }
 }
 
@@ -243,7 +217,9 @@ pub async fn create(
     params.ef_construction = req.ef_construction.unwrap_or(params.ef_construction);
     params.ef_search = req.ef_search.unwrap_or(params.ef_search);
     params.distance = req.distance.unwrap_or(params.distance);
-    let entry = detached(async move { reg.create(&req.name, params).await }).await?;
+    let text_field = req.text_field;
+    let entry =
+        detached(async move { reg.create(&req.name, params, text_field.as_deref()).await }).await?;
     Ok((StatusCode::CREATED, Extension(target), Json(info(&entry))).into_response())
 }
 
@@ -349,85 +325,6 @@ pub async fn get_item(
         vector,
         metadata,
     }))
-}
-
-/// One search result.
-#[derive(Serialize, ToSchema)]
-pub struct HitOut {
-    id: String,
-    /// Smaller is closer.
-    distance: f32,
-    #[schema(value_type = Object)]
-    metadata: Metadata,
-}
-
-/// `POST /vectors/index/{name}/search`: the `k` nearest items that pass the filter.
-#[utoipa::path(post, path = "/vectors/index/{name}/search", tag = "vectors", params(("name" = String, Path)),
-    request_body = SearchRequest,
-    responses(
-        (status = 200, description = "Nearest first", body = SearchResponse),
-        (status = 400, description = "`invalid_k`, `invalid_ef`, `invalid_as_of`, `bad_request` (a wrong dimension, a non-finite number)", body = ErrorBody),
-        (status = 404, description = "`not_found`; with `as_of`, `not_committed` (no commit at or before that version) or `version_not_found`", body = ErrorBody),
-        (status = 410, description = "`version_expired`: retention dropped that state", body = ErrorBody),
-    ))]
-pub async fn search(
-    State(reg): Reg,
-    Path(name): Path<String>,
-    JsonBody(req): JsonBody<SearchRequest>,
-) -> Result<Response, ApiError> {
-    // The contract caps k at 1000: a larger k is served as 1000, as the reference design does.
-    let k = req.k.unwrap_or(10).min(MAX_K);
-    if k == 0 {
-        return Err(ApiError::bad_request(format!(
-            "k is 0; it must be at least 1 (at most {MAX_K} are returned)"
-        ))
-        .with_code("invalid_k"));
-    }
-    if let Some(ef) = req.ef
-        && !(1..=MAX_EF).contains(&ef)
-    {
-        return Err(ApiError::bad_request(format!(
-            "ef is {ef}; it must be between 1 and {MAX_EF}"
-        ))
-        .with_code("invalid_ef"));
-    }
-    let (hits, version) = match &req.as_of {
-        None => (
-            reg.search(&name, req.vector, k, req.ef, req.exclude_ids, req.filter)
-                .await?,
-            None,
-        ),
-        Some(as_of) => {
-            let query = crate::history::OwnedQuery {
-                vector: req.vector,
-                k,
-                ef: req.ef,
-                exclude: req.exclude_ids,
-                filter: req.filter,
-            };
-            let (hits, v) = reg.history()?.search(&reg, &name, as_of, query).await?;
-            (hits, Some(v))
-        }
-    };
-    let results: Vec<HitOut> = hits
-        .into_iter()
-        .map(
-            |Hit {
-                 id,
-                 distance,
-                 metadata,
-             }| HitOut {
-                id,
-                distance,
-                metadata,
-            },
-        )
-        .collect();
-    Ok(Json(SearchResponse {
-        results,
-        catalog_version: version,
-    })
-    .into_response())
 }
 
 /// `POST /vectors/index/{name}/commit`: records the index's state now under a new catalog

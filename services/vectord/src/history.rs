@@ -15,9 +15,11 @@ use lakehouse_client::{CatalogClient, ClientError};
 use lakehouse_common::ApiError;
 use lakehouse_common::error::passthrough;
 use lakehouse_types::{AsOf, IndexCommitInfo, IndexCommitRequest};
-use lakehouse_vector::{Hit, Index, Query};
+use lakehouse_vector::{Hit, Index};
 
 use crate::registry::Registry;
+use crate::search::{OwnedQuery, refused};
+use crate::search_cache::StateId;
 use crate::store::Store;
 
 /// A loaded past state and its size in bytes.
@@ -122,32 +124,53 @@ impl History {
             Some(c) => c,
             None => self.commit_at(name, as_of).await?,
         };
-        let live = entry.clone().filter(|_| is_live(&commit));
-        let (searched, query) = match live {
-            Some(entry) => {
-                let seq = commit.sequence;
-                tokio::task::spawn_blocking(move || {
-                    (
-                        entry.index.search_at_sequence(&query.as_query(), seq),
-                        query,
-                    )
-                })
-                .await
-                .map_err(ApiError::internal)?
-            }
-            None => (None, query),
-        };
-        let hits = match searched {
-            Some(h) => {
+        // The live index answers while it holds exactly that commit (no write since).
+        let live = entry
+            .clone()
+            .filter(|e| is_live(&commit) && e.index.sequence() == commit.sequence);
+        let cache = &reg.search_cache;
+        let mut query = query;
+        if let Some(entry) = live {
+            let generation = entry.index.generation();
+            let state = StateId::Live {
+                instance: entry.instance,
+                generation,
+            };
+            let key = query.key(cache, state);
+            if let Some(c) = key.as_ref().and_then(|k| cache.get(k))
+                && c.sequence == commit.sequence
+            {
                 self.answered[0].fetch_add(1, Ordering::Relaxed);
-                h
+                return Ok((c.hits.to_vec(), commit.version));
             }
-            None => {
-                self.answered[1].fetch_add(1, Ordering::Relaxed);
-                self.search_stored(&commit, query).await?
+            let seq = commit.sequence;
+            let (searched, q, entry) = tokio::task::spawn_blocking(move || {
+                let searched = entry.index.search_at_sequence(&query.as_query(), seq);
+                (searched, query, entry)
+            })
+            .await
+            .map_err(ApiError::internal)?;
+            query = q;
+            if let Some(hits) = searched {
+                let hits = hits.map_err(refused)?;
+                if let Some(key) = key
+                    && entry.index.generation() == generation
+                {
+                    cache.put(key, seq, &hits);
+                }
+                self.answered[0].fetch_add(1, Ordering::Relaxed);
+                return Ok((hits, commit.version));
             }
         }
-        .map_err(|e| ApiError::bad_request(format!("vector: {e}")).with_code("invalid_vector"))?;
+        self.answered[1].fetch_add(1, Ordering::Relaxed);
+        let key = query.key(cache, StateId::Stored(commit.key.clone()));
+        if let Some(c) = key.as_ref().and_then(|k| cache.get(k)) {
+            return Ok((c.hits.to_vec(), commit.version));
+        }
+        let hits = self.search_stored(&commit, query).await?.map_err(refused)?;
+        if let Some(key) = key {
+            cache.put(key, commit.sequence, &hits);
+        }
         Ok((hits, commit.version))
     }
 
@@ -246,32 +269,5 @@ impl History {
     pub fn usage(&self) -> (u64, usize) {
         let loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
         (loaded.iter().map(|(_, _, s)| s).sum(), loaded.len())
-    }
-}
-
-/// A search's arguments, owned (it runs on a blocking thread).
-#[derive(Debug)]
-pub struct OwnedQuery {
-    /// The query vector.
-    pub vector: Vec<f32>,
-    /// Results wanted.
-    pub k: usize,
-    /// Search breadth.
-    pub ef: Option<usize>,
-    /// Ids never returned.
-    pub exclude: Option<std::collections::HashSet<String>>,
-    /// Metadata every result matches.
-    pub filter: Option<lakehouse_vector::Metadata>,
-}
-
-impl OwnedQuery {
-    fn as_query(&self) -> Query<'_> {
-        Query {
-            vector: &self.vector,
-            k: self.k,
-            ef: self.ef,
-            exclude: self.exclude.as_ref(),
-            filter: self.filter.as_ref(),
-        }
     }
 }

@@ -12,6 +12,8 @@ pub mod handlers;
 pub mod heap;
 pub mod history;
 pub mod registry;
+pub mod search;
+pub mod search_cache;
 pub mod store;
 pub mod wal;
 
@@ -72,7 +74,7 @@ fn other_routes() -> OpenApiRouter<Arc<Registry>> {
         .routes(routes!(handlers::get_index, handlers::delete_index))
         .routes(routes!(handlers::delete_items))
         .routes(routes!(handlers::get_item))
-        .routes(routes!(handlers::search))
+        .routes(routes!(search::search))
         .routes(routes!(handlers::merge))
         .routes(routes!(handlers::commit))
 }
@@ -195,6 +197,29 @@ fn collect(registry: &Registry, out: &mut String) {
         "",
         registry.problems().len(),
     );
+    let cache = &registry.search_cache;
+    for (name, help, n) in [
+        (
+            "lakehouse_vector_search_cache_hits_total",
+            "Searches answered from the repeat cache.",
+            cache.hits.load(Ordering::Relaxed),
+        ),
+        (
+            "lakehouse_vector_search_cache_misses_total",
+            "Searches the repeat cache could not answer (the index was searched).",
+            cache.misses.load(Ordering::Relaxed),
+        ),
+    ] {
+        metrics::write_sample(out, name, "counter", help, "", n);
+    }
+    metrics::write_sample(
+        out,
+        "lakehouse_vector_search_cache_entries",
+        "gauge",
+        "Answers held by the repeat cache.",
+        "",
+        cache.len(),
+    );
     if let Ok(h) = registry.history() {
         for (i, (name, help)) in [
             (
@@ -228,6 +253,7 @@ pub fn app(loaded: &LoadedConfig) -> Result<(Router, Arc<Registry>), RunError> {
         index_store.clone(),
         Duration::from_millis(c.vectord.save_delay_ms),
         Duration::from_millis(c.vectord.log_timeout_ms),
+        c.vectord.search_cache_entries,
     );
     if c.vectord.shards > 1 {
         registry.set_shard(c.vectord.shard, c.vectord.shards);

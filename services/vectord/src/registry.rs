@@ -18,9 +18,10 @@ use std::time::{Duration, Instant};
 use lakehouse_client::ClientError;
 use lakehouse_common::ApiError;
 use lakehouse_common::metrics::Histogram;
-use lakehouse_vector::{Hit, Index, Item, Metadata, Params, Query};
+use lakehouse_vector::{Index, Item, Params};
 use tokio::sync::{Notify, oneshot};
 
+use crate::search_cache::SearchCache;
 use crate::store::{Store, index_name_error};
 use crate::wal::{self, Record, Write};
 
@@ -33,6 +34,9 @@ const GONE: u8 = 2;
 pub struct Entry {
     /// Its name.
     pub name: String,
+    /// This instance's number, unique in the process: a name deleted and created again is
+    /// another index, and the repeat cache must not confuse the two.
+    pub instance: u64,
     /// Its contents.
     pub index: Arc<Index>,
     /// Held by the group of writes being logged and applied; holds the next sequence number.
@@ -57,9 +61,11 @@ pub struct Entry {
 
 impl Entry {
     fn new(name: String, index: Index, next_seq: u64) -> Arc<Self> {
+        static INSTANCES: AtomicU64 = AtomicU64::new(0);
         let generation = index.generation();
         Arc::new(Self {
             name,
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
             index: Arc::new(index),
             writer: tokio::sync::Mutex::new(next_seq),
             queue: Mutex::default(),
@@ -128,6 +134,8 @@ pub struct Registry {
     history: std::sync::OnceLock<crate::history::History>,
     /// `(this shard, of how many)`: the indexes this instance owns; unset owns all.
     shard: std::sync::OnceLock<(usize, usize)>,
+    /// Answers to repeated searches.
+    pub search_cache: SearchCache,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -186,7 +194,12 @@ pub struct CommitState {
 
 impl Registry {
     /// An empty, not yet loaded registry (call [`Registry::load`]).
-    pub fn new(store: Store, save_delay: Duration, log_timeout: Duration) -> Arc<Self> {
+    pub fn new(
+        store: Store,
+        save_delay: Duration,
+        log_timeout: Duration,
+        search_cache_entries: usize,
+    ) -> Arc<Self> {
         Arc::new(Self {
             store,
             save_delay,
@@ -199,6 +212,7 @@ impl Registry {
             figures: Figures::default(),
             history: std::sync::OnceLock::new(),
             shard: std::sync::OnceLock::new(),
+            search_cache: SearchCache::new(search_cache_entries),
         })
     }
 
@@ -539,6 +553,7 @@ impl Registry {
         self: &Arc<Self>,
         name: &str,
         params: Params,
+        text_field: Option<&str>,
     ) -> Result<Arc<Entry>, ApiError> {
         self.ensure_loaded()?;
         if let Some(e) = index_name_error(name) {
@@ -553,8 +568,8 @@ impl Registry {
             return Err(ApiError::conflict(format!("index '{name}' already exists"))
                 .with_code("index_exists"));
         }
-        let index =
-            Index::new(params).map_err(|e| ApiError::bad_request(e).with_code("invalid_params"))?;
+        let index = Index::with_text_field(params, text_field)
+            .map_err(|e| ApiError::bad_request(e).with_code("invalid_params"))?;
         let rid = lakehouse_common::request_id::current().unwrap_or_default();
         // Leftovers of an earlier index of this name (an interrupted delete, a skipped
         // snapshot) must not be replayed into this one.
@@ -866,33 +881,5 @@ impl Registry {
     /// Sets up commits and searches as of past versions.
     pub fn set_history(&self, h: crate::history::History) {
         let _ = self.history.set(h);
-    }
-
-    /// Nearest items.
-    pub async fn search(
-        &self,
-        name: &str,
-        vector: Vec<f32>,
-        k: usize,
-        ef: Option<usize>,
-        exclude: Option<std::collections::HashSet<String>>,
-        filter: Option<Metadata>,
-    ) -> Result<Vec<Hit>, ApiError> {
-        let entry = self.get(name)?;
-        let e = entry.clone();
-        let start = Instant::now();
-        let hits = blocking(move || {
-            e.index.search(&Query {
-                vector: &vector,
-                k,
-                ef,
-                exclude: exclude.as_ref(),
-                filter: filter.as_ref(),
-            })
-        })
-        .await?
-        .map_err(|e| ApiError::bad_request(format!("vector: {e}")).with_code("invalid_vector"))?;
-        entry.searches.observe(start.elapsed());
-        Ok(hits)
     }
 }

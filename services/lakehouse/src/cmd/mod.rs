@@ -6,4 +6,5 @@ pub mod jobs;
 pub mod offline;
 pub mod sql;
 pub mod storage;
+pub mod validate;
 pub mod vectors;

@@ -1,7 +1,8 @@
 //! SSN-shaped strings: three digits, two, four, joined by hyphens or single spaces
 //! (`123-45-6789`, `123 45 6789`). A group chained to further digit groups is a number of
 //! another kind — `1-555-12-3456`, `+44 020 12 3456`, a date, an id — and is left alone;
-//! phone numbers (3-3-4) and dates (4-2-2, 2-2-4) never have the shape at all.
+//! phone numbers (3-3-4) and dates (4-2-2, 2-2-4) never have the shape at all. So is one
+//! written as an order or ticket number: `#123-45-6789`, `PO-123-45-6789`.
 
 /// The text put in place of each SSN.
 pub const REDACTED: &str = "[REDACTED-SSN]";
@@ -52,6 +53,13 @@ fn joiner(c: u8) -> bool {
     matches!(c, b'-' | b' ' | b'.' | b'/' | b'+')
 }
 
+/// Whether the word ending just before `dash` is "SSN" (any case).
+fn labelled(b: &[u8], dash: usize) -> bool {
+    dash >= 3
+        && b[dash - 3..dash].eq_ignore_ascii_case(b"ssn")
+        && (dash == 3 || !b[dash - 4].is_ascii_alphanumeric())
+}
+
 fn match_at(b: &[u8], i: usize) -> Option<usize> {
     let sep = *b.get(i + 3)?;
     if !matches!(sep, b'-' | b' ')
@@ -70,6 +78,12 @@ fn match_at(b: &[u8], i: usize) -> Option<usize> {
             return None;
         }
         if joiner(p) && i >= 2 && b[i - 2].is_ascii_digit() {
+            return None;
+        }
+        // An order or invoice number: `#123-45-6789`, `PO-123-45-6789` (but `SSN-…` is one).
+        if p == b'#'
+            || (p == b'-' && i >= 2 && b[i - 2].is_ascii_alphanumeric() && !labelled(b, i - 1))
+        {
             return None;
         }
     }
@@ -97,6 +111,7 @@ mod tests {
             "(123 45 6789)",
             "id=123-45-6789, ok",
             "123-45-6789",
+            "SSN-123-45-6789",
         ] {
             let (r, n) = redact_ssns(s);
             assert_eq!(n, 1, "{s}");
@@ -132,6 +147,9 @@ mod tests {
             "12345-6789",
             "123456789",
             "mixed 123-45 6789",
+            "PO-123-45-6789",
+            "invoice INV-2-123-45-6789",
+            "ticket #123-45-6789",
         ] {
             assert_eq!(find_ssns(s), vec![], "{s}");
         }

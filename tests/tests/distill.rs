@@ -472,7 +472,7 @@ async fn the_playbook_records_passing_answers_and_offers_them_to_similar_tasks()
         "{plan}"
     );
     // Without --use-playbook nothing is offered.
-    let plain = run_tasks(&f, "plain", &[similar.clone()], &["--dry-run"]).await;
+    let plain = run_tasks(&f, "plain", std::slice::from_ref(&similar), &["--dry-run"]).await;
     assert!(
         !plain["planned"][0]["bundled_ids"]
             .as_array()

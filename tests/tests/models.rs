@@ -158,10 +158,13 @@ async fn replay_against_a_real_chat_model() {
 }
 
 /// A small labelled set: incident records, each with a question whose answer it is. Half the
-/// questions name an identifier (an order number, an error code, a model) among near
-/// lookalikes, where keywords win; half paraphrase with no shared content word, where the
-/// embedding wins.
-fn labelled() -> (Vec<(String, String)>, Vec<(String, String)>) {
+/// questions name an identifier (an order number, an error code, a model, a ticket) among
+/// near lookalikes — eight tickets differ only in their number — where keywords are sure;
+/// half paraphrase with no shared content word, where only the embedding can find them.
+/// `(label, text)` pairs.
+type Labelled = Vec<(String, String)>;
+
+fn labelled() -> (Labelled, Labelled) {
     let records: Vec<(&str, &str)> = vec![
         (
             "order-4471",
@@ -251,6 +254,38 @@ fn labelled() -> (Vec<(String, String)>, Vec<(String, String)>) {
             "postcode",
             "The courier left the package on the wrong street after a postcode typo.",
         ),
+        (
+            "ticket-38127",
+            "Ticket T-38127 was escalated to the night shift supervisor.",
+        ),
+        (
+            "ticket-38172",
+            "Ticket T-38172 was escalated to the night shift supervisor.",
+        ),
+        (
+            "ticket-31827",
+            "Ticket T-31827 was escalated to the night shift supervisor.",
+        ),
+        (
+            "ticket-83127",
+            "Ticket T-83127 was escalated to the night shift supervisor.",
+        ),
+        (
+            "ticket-38217",
+            "Ticket T-38217 was escalated to the night shift supervisor.",
+        ),
+        (
+            "ticket-37128",
+            "Ticket T-37128 was escalated to the night shift supervisor.",
+        ),
+        (
+            "ticket-81327",
+            "Ticket T-81327 was escalated to the night shift supervisor.",
+        ),
+        (
+            "ticket-32817",
+            "Ticket T-32817 was escalated to the night shift supervisor.",
+        ),
     ];
     let questions: Vec<(&str, &str)> = vec![
         ("order-4471", "order 4471 screen"),
@@ -268,6 +303,8 @@ fn labelled() -> (Vec<(String, String)>, Vec<(String, String)>) {
             "the interface is in the wrong tongue on my phone",
         ),
         ("battery", "my notebook computer loses power quickly"),
+        ("ticket-38127", "who has T-38127"),
+        ("ticket-32817", "T-32817 status"),
     ];
     let own = |v: Vec<(&str, &str)>| {
         v.into_iter()
@@ -286,9 +323,10 @@ async fn hybrid_retrieval_recalls_at_least_as_well_as_either_ranking_alone() {
     );
     let (f, api) = fleet(&embed, "");
     let (records, questions) = labelled();
+    // Every record has the same task name, so its label leaks into neither ranking.
     let raw: String = records
         .iter()
-        .map(|(task, text)| scored(task, text))
+        .map(|(_, text)| scored("incident", text))
         .collect();
     api.put("raw/scored_run/incidents.jsonl", raw).await;
     let m = job(
@@ -306,14 +344,16 @@ async fn hybrid_retrieval_recalls_at_least_as_well_as_either_ranking_alone() {
     let (_, info) = api.get("/vectors/index/incidents").await;
     assert_eq!(info["text_field"], "text", "{info}");
     let task_of: std::collections::HashMap<String, String> = api
-        .rows("SELECT evidence_id, task FROM evidence")
+        .rows("SELECT evidence_id, prompt FROM evidence")
         .await
         .iter()
         .map(|r| {
-            (
-                r["evidence_id"].as_str().unwrap().to_owned(),
-                r["task"].as_str().unwrap().to_owned(),
-            )
+            let prompt = r["prompt"].as_str().unwrap();
+            let (label, _) = records
+                .iter()
+                .find(|(_, t)| prompt.contains(t.as_str()))
+                .unwrap();
+            (r["evidence_id"].as_str().unwrap().to_owned(), label.clone())
         })
         .collect();
 
@@ -390,8 +430,6 @@ async fn hybrid_retrieval_recalls_at_least_as_well_as_either_ranking_alone() {
         hybrid >= vector.max(text),
         "vector {vector}, text {text}, hybrid {hybrid}"
     );
-    assert!(
-        vector < 1.0 && text < 1.0,
-        "the set should be hard for each alone: vector {vector}, text {text}"
-    );
+    // Paraphrases share no word with their record: keywords alone must miss some.
+    assert!(text < 1.0, "text {text}");
 }

@@ -90,7 +90,9 @@ impl FillRules {
             Value::Null | Value::Bool(true) => &empty,
             Value::Object(m) => m,
             _ => {
-                return Err("fill takes an object: {\"fields\": {…}, \"max_candidates\": n}".into());
+                return Err(
+                    "fill takes an object: {\"fields\": {…}, \"max_candidates\": n}".into(),
+                );
             }
         };
         for k in m.keys() {

@@ -89,7 +89,7 @@ impl Core {
         let ix = self.text.as_ref().ok_or(NO_TEXT_FIELD)?;
         let fusion = q.fusion.unwrap_or_default();
         fusion.check()?;
-        let depth = q.k.max(FUSION_DEPTH).min(crate::params::MAX_K);
+        let depth = q.k.clamp(FUSION_DEPTH, crate::params::MAX_K);
         let vq = Query {
             k: depth,
             ef: Some(q.ef.unwrap_or(self.params.ef_search).max(depth)),

@@ -198,7 +198,7 @@ async fn read(
         }
         match page.rows.last() {
             Some(last) if page.rows.len() as u64 == PAGE => {
-                after = text(last, "evidence_id").to_owned()
+                after = text(last, "evidence_id").to_owned();
             }
             _ => return Ok((examples, read, page.catalog_version, excluded)),
         }

@@ -191,7 +191,7 @@ fn short(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
         format!("{x:.0}")
     } else {
-        format!("{:.4}", x)
+        format!("{x:.4}")
             .trim_end_matches('0')
             .trim_end_matches('.')
             .to_owned()

@@ -152,7 +152,7 @@ impl History {
             .map_err(ApiError::internal)?;
             query = q;
             if let Some(hits) = searched {
-                let hits = hits.map_err(refused)?;
+                let hits = hits.map_err(|e| refused(&e))?;
                 if let Some(key) = key
                     && entry.index.generation() == generation
                 {
@@ -167,7 +167,10 @@ impl History {
         if let Some(c) = key.as_ref().and_then(|k| cache.get(k)) {
             return Ok((c.hits.to_vec(), commit.version));
         }
-        let hits = self.search_stored(&commit, query).await?.map_err(refused)?;
+        let hits = self
+            .search_stored(&commit, query)
+            .await?
+            .map_err(|e| refused(&e))?;
         if let Some(key) = key {
             cache.put(key, commit.sequence, &hits);
         }

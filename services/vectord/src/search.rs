@@ -62,7 +62,7 @@ impl OwnedQuery {
 }
 
 /// A search the index refused: 400, with the code saying which part.
-pub fn refused(e: String) -> ApiError {
+pub fn refused(e: &str) -> ApiError {
     let code = if e == NO_TEXT_FIELD {
         "no_text_field"
     } else if e.starts_with("fusion") {
@@ -100,7 +100,7 @@ impl Registry {
         })
         .await
         .map_err(ApiError::internal)?;
-        let hits = hits.map_err(refused)?;
+        let hits = hits.map_err(|e| refused(&e))?;
         // Kept only if no write landed while it ran: then it is exactly that generation's answer.
         if let Some(key) = key
             && entry.index.generation() == generation

@@ -180,7 +180,7 @@ def main():
         days = ", ".join(sorted({f"DATE '{r['d']}'" for r in sample["rows"]}))
         plain = [sql(f"SELECT prompt, response FROM evidence WHERE evidence_id IN ({ids})")[1] for _ in range(5)]
         pruned = [sql(f"SELECT prompt, response FROM evidence WHERE evidence_id IN ({ids}) AND day IN ({days})")[1] for _ in range(5)]
-        print(f"fetch 5 records by id over 1M rows: median {statistics.median(plain):.0f} ms; with their days "
+        print(f"fetch 5 records by id over {LINES:,} rows: median {statistics.median(plain):.0f} ms; with their days "
               f"named: {statistics.median(pruned):.0f} ms", flush=True)
 
         if os.environ.get("BENCH_INDEX", "1") == "0":

@@ -270,7 +270,11 @@ impl Fleet {
         let deadline = Instant::now() + limit;
         let url = format!("{}/ready", self.url(name));
         loop {
-            if self.proc(name).child.try_wait().unwrap().is_some() {
+            if let Some(status) = self.proc(name).child.try_wait().unwrap() {
+                eprintln!(
+                    "fleet: {name} exited at start ({status}): {}",
+                    self.stderr_tail(name)
+                );
                 return false;
             }
             if raw_http::status_of(&url) == Some(200) {
@@ -280,10 +284,18 @@ impl Fleet {
             }
             assert!(
                 Instant::now() < deadline,
-                "{url} not ready within {limit:?}"
+                "{name} at {url} not ready within {limit:?}: {}",
+                self.stderr_tail(name)
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The last lines `name` wrote to stderr, to say why it did not start.
+    fn stderr_tail(&mut self, name: &str) -> String {
+        let text = std::fs::read_to_string(&self.proc(name).stderr).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join(" | ")
     }
 
     /// Gives `names` fresh ports, in the config file too.

@@ -23,6 +23,7 @@ use lakehouse_validate::{Context, Validator};
 use serde_json::{Value, json};
 
 use crate::print;
+use crate::vectors::Rng;
 
 /// `lakehouse-bench multitier` arguments.
 #[derive(Debug, clap::Args)]
@@ -71,26 +72,6 @@ const SCENARIOS: [(&str, u32); 6] = [
     ("sms", 10),
     ("playbook", 10),
 ];
-
-/// SplitMix64.
-#[derive(Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// A vector near role `role`'s centre.
 fn near(role: usize, dim: usize, r: &mut Rng) -> Vec<f32> {

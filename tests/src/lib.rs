@@ -227,6 +227,24 @@ impl Fleet {
         format!("http://127.0.0.1:{}", self.port(name))
     }
 
+    /// The value of `sample` (its whole name, labels included: `x{index="a"}`) in
+    /// `service`'s `/metrics`, read with `token`; `None` when it is not there.
+    pub async fn metric(&self, service: &str, token: &str, sample: &str) -> Option<f64> {
+        let text = reqwest::Client::new()
+            .get(format!("{}/metrics", self.url(service)))
+            .bearer_auth(token)
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        let prefix = format!("{sample} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.parse().ok())
+    }
+
     /// Starts binary `name` with this fleet's config.
     pub fn spawn(&self, name: &str) -> Proc {
         spawn_with(name, &self.config, self.dir.path(), &[])

@@ -40,24 +40,13 @@ fn ids(v: &Value) -> Vec<&str> {
 
 /// The repeat cache's (hits, misses) from vectord's `/metrics`.
 async fn cache_counts(f: &Fleet) -> (u64, u64) {
-    let text = reqwest::Client::new()
-        .get(format!("{}/metrics", f.url("vectord")))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let read = |name: &str| -> u64 {
-        let prefix = format!("lakehouse_vector_search_cache_{name}_total ");
-        text.lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .unwrap_or_else(|| panic!("no {name} counter in {text}"))
-            .parse()
-            .unwrap()
+    let read = async |name: &str| {
+        let sample = format!("lakehouse_vector_search_cache_{name}_total");
+        f.metric("vectord", TOKEN, &sample)
+            .await
+            .unwrap_or_else(|| panic!("no {sample}")) as u64
     };
-    (read("hits"), read("misses"))
+    (read("hits").await, read("misses").await)
 }
 
 /// Searches twice with the same body: the second answer is the first, from the cache.

@@ -40,24 +40,13 @@ async fn refused(api: &Api, sql: &str) -> (u16, String, String) {
 
 /// vectord's searches as of a version: (answered live, answered from a stored state).
 async fn as_of_searches(f: &Fleet) -> (u64, u64) {
-    let text = reqwest::Client::new()
-        .get(format!("{}/metrics", f.url("vectord")))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let read = |name: &str| -> u64 {
-        let prefix = format!("lakehouse_vector_as_of_{name}_searches_total ");
-        text.lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .unwrap_or_else(|| panic!("no {name} counter in {text}"))
-            .parse()
-            .unwrap()
+    let read = async |name: &str| {
+        let sample = format!("lakehouse_vector_as_of_{name}_searches_total");
+        f.metric("vectord", TOKEN, &sample)
+            .await
+            .unwrap_or_else(|| panic!("no {sample}")) as u64
     };
-    (read("live"), read("stored"))
+    (read("live").await, read("stored").await)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -424,19 +424,8 @@ async fn declared_body_status(base: &str, path: &str, len: u64) -> u16 {
 }
 
 async fn metric(f: &Fleet, name: &str, index: &str) -> Option<f64> {
-    let text = reqwest::Client::new()
-        .get(format!("{}/metrics", f.url("vectord")))
-        .bearer_auth(TOKEN)
-        .send()
+    f.metric("vectord", TOKEN, &format!("{name}{{index=\"{index}\"}}"))
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let prefix = format!("{name}{{index=\"{index}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .map(|v| v.parse().unwrap())
 }
 
 async fn survives_sigkill_then_a_clean_restart(storage: Storage) {

@@ -21,3 +21,15 @@ pub mod textfile;
 pub use context::JobContext;
 /// SSN-shaped strings (kept in the validators' crate, which the jobs and the CLI share).
 pub use lakehouse_validate::pii;
+
+/// The runtime a job's work runs on; `Err` is the exit status after saying why (on stderr,
+/// as `<job>: …`).
+pub fn runtime(job: &str) -> Result<tokio::runtime::Runtime, std::process::ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("{job}: cannot start the runtime: {e}");
+            std::process::ExitCode::from(1)
+        })
+}

@@ -94,15 +94,9 @@ fn main() -> ExitCode {
         index_text,
         dry_run,
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match lakehouse_jobs::runtime("materializer") {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("materializer: cannot start the runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let receipt = rt.block_on(run(&ctx, &opts));
     let textfile = &ctx.config.materializer.metrics_textfile;

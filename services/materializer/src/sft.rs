@@ -359,15 +359,9 @@ pub fn command(ctx: &JobContext, a: ExportSftArgs) -> std::process::ExitCode {
         parquet: a.parquet,
         with_ids: a.with_ids,
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match lakehouse_jobs::runtime("materializer") {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("materializer: cannot start the runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     match rt.block_on(export(ctx, opts)) {
         Ok(r) if lakehouse_jobs::progress::human_stdout() && !a.json => {

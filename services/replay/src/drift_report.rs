@@ -529,15 +529,9 @@ pub fn command(ctx: &JobContext, a: &DriftArgs) -> std::process::ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match lakehouse_jobs::runtime("replay") {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("replay: cannot start the runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let done = rt.block_on(async {
         let report = compare(ctx, spec).await?;

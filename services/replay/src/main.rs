@@ -268,15 +268,9 @@ fn main() -> ExitCode {
         }),
     };
     let human = lakehouse_jobs::progress::human_stdout() && !json;
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match lakehouse_jobs::runtime("replay") {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("replay: cannot start the runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let embedder = lakehouse_jobs::embed::from_config(&ctx);
     let outcome = rt.block_on(run(&ctx, embedder, &list, &opts, |r| {

@@ -382,6 +382,39 @@ async fn without_a_chat_model_replay_only_dry_runs_and_bad_input_changes_nothing
     assert_eq!(total(r, "materialized"), 19);
     assert_eq!(r["inputs"].as_array().unwrap().len(), 7);
 
+    // Real-world lines, each directory naming its kind: 59 rows from 58 lines, 6 rejections
+    // with their reasons (the line-by-line expectations are the materializer's own test).
+    let realogs = format!("{fixtures}/../tests/realogs/raw");
+    let dry = job(
+        &f,
+        "materializer",
+        &["run", "--input", &realogs, "--dry-run"],
+    )
+    .await;
+    let r = JobRun::ok(&dry);
+    assert_eq!(r["inputs"].as_array().unwrap().len(), 13);
+    assert_eq!(
+        kind_counts(r, "materialized"),
+        BTreeMap::from([
+            ("anthropic_messages".to_owned(), 21),
+            ("openai_chat".to_owned(), 23),
+            ("otel_genai".to_owned(), 15),
+        ])
+    );
+    assert_eq!(
+        r["kinds"]["anthropic_messages"]["rejected"],
+        json!({"missing_messages": 2, "missing_timestamp": 1})
+    );
+    assert_eq!(
+        r["kinds"]["openai_chat"]["rejected"],
+        json!({"missing_messages": 1})
+    );
+    assert_eq!(
+        r["kinds"]["otel_genai"]["rejected"],
+        json!({"no_genai_span": 2})
+    );
+    assert_eq!(r["redactions"], 0);
+
     // No chat server: replay says so and exits 2, unless --dry-run.
     let no_chat = job(&f, "replay", &["run", "--prompt", "order 1182"]).await;
     assert_eq!(no_chat.code, Some(2));

@@ -5,11 +5,11 @@ use lakehouse_jobs::pii::redact_ssns;
 use lakehouse_jobs::text::{estimate_tokens, normalize_whitespace};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use time::format_description::well_known::{Rfc2822, Rfc3339};
 
 use crate::canonical::evidence_id;
 use crate::record::Evidence;
-use crate::transforms::{Draft, Reject};
+use crate::transforms::{Draft, Reject, Transform};
 
 /// Where a draft came from.
 #[derive(Debug, Clone, Copy)]
@@ -27,13 +27,19 @@ pub struct Origin<'a> {
 /// A timestamp in any of the logged shapes, as UTC:
 /// - RFC 3339 with any offset (`2026-11-21T10:15:02.5+01:00`);
 /// - the same without offset, or with a space for `T` (taken as UTC);
+/// - an HTTP date (`Tue, 31 Mar 2026 13:28:41 GMT`) or ISO 8601's basic form (`20250812T130741Z`);
 /// - a number or numeric string of seconds, milliseconds, microseconds or nanoseconds since
 ///   the epoch, told apart by magnitude (OpenAI's `created`, OTLP's `startTimeUnixNano`).
 pub fn parse_ts(v: &Value) -> Option<OffsetDateTime> {
     match v {
-        Value::Number(n) => from_epoch(n.as_f64()?),
+        Value::Number(n) => n
+            .as_i64()
+            .map_or_else(|| from_epoch(n.as_f64()?), from_epoch_int),
         Value::String(s) => {
             let s = s.trim();
+            if let Ok(i) = s.parse::<i64>() {
+                return from_epoch_int(i);
+            }
             if let Ok(f) = s.parse::<f64>() {
                 return from_epoch(f);
             }
@@ -41,6 +47,24 @@ pub fn parse_ts(v: &Value) -> Option<OffsetDateTime> {
         }
         _ => None,
     }
+}
+
+/// An integral epoch count, exactly (nanoseconds do not fit a float's 53 bits).
+fn from_epoch_int(x: i64) -> Option<OffsetDateTime> {
+    if x <= 0 {
+        return None;
+    }
+    let x = i128::from(x);
+    let nanos = if x < 100_000_000_000 {
+        x * 1_000_000_000
+    } else if x < 100_000_000_000_000 {
+        x * 1_000_000
+    } else if x < 100_000_000_000_000_000 {
+        x * 1_000
+    } else {
+        x
+    };
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
 }
 
 fn from_epoch(x: f64) -> Option<OffsetDateTime> {
@@ -63,6 +87,9 @@ fn parse_text(s: &str) -> Option<OffsetDateTime> {
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
         return Some(t.to_offset(time::UtcOffset::UTC));
     }
+    if let Some(t) = http_date(s).or_else(|| iso_basic(s)) {
+        return Some(t);
+    }
     // Slicing below needs the date and time part to be ASCII.
     if s.len() < 19 || !s.as_bytes()[..19].is_ascii() {
         return None;
@@ -76,6 +103,51 @@ fn parse_text(s: &str) -> Option<OffsetDateTime> {
         fixed.push('Z');
     }
     OffsetDateTime::parse(&fixed, &Rfc3339)
+        .ok()
+        .map(|t| t.to_offset(time::UtcOffset::UTC))
+}
+
+/// An HTTP date (`Tue, 31 Mar 2026 13:28:41 GMT`, RFC 9110's IMF-fixdate, which collectors
+/// copy from the `Date` header), or any RFC 2822 date.
+fn http_date(s: &str) -> Option<OffsetDateTime> {
+    if s.as_bytes().get(3) != Some(&b',') {
+        return None;
+    }
+    let numeric = match s.strip_suffix(" GMT").or_else(|| s.strip_suffix(" UTC")) {
+        Some(head) => format!("{head} +0000"),
+        None => s.to_owned(),
+    };
+    OffsetDateTime::parse(&numeric, &Rfc2822)
+        .ok()
+        .map(|t| t.to_offset(time::UtcOffset::UTC))
+}
+
+/// ISO 8601's basic format (`20250812T130741Z`, AWS's `x-amz-date`), with optional
+/// fraction and a `Z` or `±hhmm` offset (none: UTC): rewritten to the extended form and parsed as such.
+fn iso_basic(s: &str) -> Option<OffsetDateTime> {
+    let b = s.as_bytes();
+    if b.len() < 15 || b[8] != b'T' || !b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit) {
+        return None;
+    }
+    let rest = s.get(15..)?;
+    let (fraction, zone) = match rest.find(['Z', '+', '-']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, "Z"),
+    };
+    let zone = match zone.len() {
+        5 => format!("{}:{}", &zone[..3], &zone[3..]),
+        _ => zone.to_owned(),
+    };
+    let extended = format!(
+        "{}-{}-{}T{}:{}:{}{fraction}{zone}",
+        &s[..4],
+        &s[4..6],
+        &s[6..8],
+        &s[9..11],
+        &s[11..13],
+        &s[13..15]
+    );
+    OffsetDateTime::parse(&extended, &Rfc3339)
         .ok()
         .map(|t| t.to_offset(time::UtcOffset::UTC))
 }
@@ -165,6 +237,18 @@ pub fn finish(origin: Origin<'_>, line: &Value, draft: Draft) -> Result<Evidence
     })
 }
 
+/// Every row of one parsed line, all or none (an OTLP line's spans stand or fall together).
+pub fn rows_of(
+    t: &dyn Transform,
+    origin: Origin<'_>,
+    line: &Value,
+) -> Result<Vec<Evidence>, Reject> {
+    t.apply(line)?
+        .into_iter()
+        .map(|d| finish(origin, line, d))
+        .collect()
+}
+
 pub use lakehouse_jobs::output::day_partition as day_string;
 
 #[cfg(test)]
@@ -191,9 +275,23 @@ mod tests {
             json!(1_795_256_102_000_000_i64),
             json!("1795256102000000000"),
             json!(1_795_256_102.0),
+            json!("Fri, 21 Nov 2026 10:15:02 GMT"),
+            json!("Fri, 21 Nov 2026 11:15:02 +0100"),
+            json!("20261121T101502Z"),
+            json!("20261121T111502+0100"),
+            json!("20261121T101502"),
         ] {
             assert_eq!(parse_ts(&v), Some(want), "{v}");
         }
+        // Nanoseconds since the epoch are read exactly, not through a float.
+        assert_eq!(
+            parse_ts(&json!("1738074845669299666")).map(|t| t.nanosecond()),
+            Some(669_299_666)
+        );
+        assert_eq!(
+            parse_ts(&json!(1_738_074_845_669_299_666_i64)).map(|t| t.nanosecond()),
+            Some(669_299_666)
+        );
         assert_eq!(
             parse_ts(&json!("2026-11-21T10:15:02.250Z")).map(|t| t.millisecond()),
             Some(250)
@@ -206,6 +304,10 @@ mod tests {
             json!("2026-11-2é 10:15:02"),
             json!("2026-11-21 10:1é:02"),
             json!("2026-11-21 10:15:02é"),
+            json!("Fri, 21 Nov 2026 25:15:02 GMT"),
+            json!("2026112XT101502Z"),
+            json!("20261121T101502Q"),
+            json!("Fré, 21 Nov 2026 10:15:02 GMT"),
         ] {
             assert_eq!(parse_ts(&bad), None, "{bad}");
         }

@@ -14,7 +14,7 @@ use crate::canonical::id_bytes;
 use crate::indexer::IndexItem;
 use crate::inputs::{FileStats, each_line};
 use crate::known::{self, Id};
-use crate::normalize::{Origin, day_string, finish};
+use crate::normalize::{Origin, day_string, rows_of};
 use crate::receipt::{InputReport, KindStats, MAX_LISTED_REJECTIONS, Rejection};
 use crate::record::{ARROW_SCHEMA, Evidence, to_batch};
 use crate::transforms::{Reject, Transform, lookup};
@@ -57,21 +57,13 @@ impl LineContext<'_> {
             Ok(v) => v,
             Err(e) => return Line::Rejected(Reject::new("invalid_json", e.to_string())),
         };
-        let drafts = match self.transform.apply(&value) {
-            Ok(d) => d,
-            Err(r) => return Line::Rejected(r),
-        };
         let origin = Origin {
             kind: self.kind,
             source_key: self.source,
             line: n as i64,
             run,
         };
-        match drafts
-            .into_iter()
-            .map(|d| finish(origin, &value, d))
-            .collect()
-        {
+        match rows_of(self.transform, origin, &value) {
             Ok(rows) => Line::Rows(rows),
             Err(r) => Line::Rejected(r),
         }

@@ -5,16 +5,30 @@
 
 use std::time::Duration;
 
-use lakehouse_materializer::normalize::{Origin, finish};
+use lakehouse_materializer::normalize::{Origin, rows_of};
 use lakehouse_materializer::transforms::{REGISTRY, Transform};
 
+/// The kind's fixtures, and the real-world lines of that kind under `tests/realogs/raw/`.
 fn seeds(kind: &str) -> Vec<Vec<u8>> {
-    let path = format!("{}/fixtures/{kind}.jsonl", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let mut files = vec![std::path::PathBuf::from(format!(
+        "{dir}/fixtures/{kind}.jsonl"
+    ))];
+    if let Ok(entries) = std::fs::read_dir(format!("{dir}/tests/realogs/raw/{kind}")) {
+        files.extend(entries.filter_map(Result::ok).map(|e| e.path()));
+    }
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
         .filter(|l| !l.trim().is_empty())
-        .map(|l| l.as_bytes().to_vec())
+        .map(String::into_bytes)
         .collect()
 }
 
@@ -22,17 +36,13 @@ fn exercise(t: &dyn Transform, b: &[u8]) {
     let Ok(line) = serde_json::from_slice::<serde_json::Value>(b) else {
         return;
     };
-    if let Ok(drafts) = t.apply(&line) {
-        for d in drafts {
-            let origin = Origin {
-                kind: t.kind(),
-                source_key: "raw/fuzz.jsonl",
-                line: 1,
-                run: "fuzz",
-            };
-            let _ = finish(origin, &line, d);
-        }
-    }
+    let origin = Origin {
+        kind: t.kind(),
+        source_key: "raw/fuzz.jsonl",
+        line: 1,
+        run: "fuzz",
+    };
+    let _ = rows_of(t, origin, &line);
 }
 
 #[test]

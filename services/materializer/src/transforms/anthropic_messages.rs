@@ -7,39 +7,93 @@
 use serde_json::{Value, json};
 
 use super::util::{at, first, latency, object, put, string, tags, text_of, timestamp};
-use super::{Draft, Reject, Transform};
+use super::{Draft, Reject, Transform, sse};
 
 /// The transform.
 #[derive(Debug)]
 pub struct AnthropicMessages;
 
-/// The text of Anthropic `content`: a string, or blocks.
+/// The text of Anthropic `content`: a string, or blocks, one per line — but for text blocks
+/// next to a cited one, which are pieces of one text (the API splits an answer at its
+/// citations).
 pub fn blocks_text(c: &Value) -> String {
-    match c {
-        Value::String(s) => s.clone(),
-        Value::Array(blocks) => blocks
-            .iter()
-            .filter_map(|b| match b.get("type").and_then(Value::as_str) {
-                Some("text") => Some(b.get("text").map(text_of).unwrap_or_default()),
-                Some("tool_use" | "server_tool_use") => Some(format!(
-                    "[tool use {}({})]",
-                    b.get("name").map(text_of).unwrap_or_default(),
-                    b.get("input").map(text_of).unwrap_or_default()
-                )),
-                Some("tool_result") => Some(format!(
-                    "[tool result: {}]",
-                    b.get("content").map(blocks_text).unwrap_or_default()
-                )),
-                Some("image") => Some("[image]".into()),
-                Some("document") => Some("[document]".into()),
-                // Reasoning is not part of the answer, and can be long.
-                Some("thinking" | "redacted_thinking") => None,
-                _ => Some(text_of(b)),
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
-        Value::Null => String::new(),
-        other => other.to_string(),
+    let blocks = match c {
+        Value::String(s) => return s.clone(),
+        Value::Array(blocks) => blocks,
+        Value::Null => return String::new(),
+        other => return other.to_string(),
+    };
+    let mut out = String::new();
+    // Whether the last block written was text, and whether it was cited.
+    let mut last: Option<bool> = None;
+    for b in blocks {
+        let kind = b.get("type").and_then(Value::as_str).unwrap_or_default();
+        let (piece, cited) = if kind == "text" {
+            let cited = b.get("citations").is_some_and(|c| !c.is_null());
+            (b.get("text").map(text_of).unwrap_or_default(), Some(cited))
+        } else {
+            match block_text(kind, b) {
+                Some(p) => (p, None),
+                None => continue,
+            }
+        };
+        let continues = matches!((last, cited), (Some(a), Some(b)) if a || b);
+        if !out.is_empty() && !continues {
+            out.push('\n');
+        }
+        out.push_str(&piece);
+        last = cited;
+    }
+    out
+}
+
+/// One non-text block, or `None` for what is not part of the conversation's text.
+pub(crate) fn block_text(kind: &str, b: &Value) -> Option<String> {
+    let field = |k: &str| b.get(k).map(text_of).unwrap_or_default();
+    Some(match kind {
+        "tool_use" | "server_tool_use" | "mcp_tool_use" => {
+            format!("[tool use {}({})]", field("name"), field("input"))
+        }
+        "tool_result" | "mcp_tool_result" => format!(
+            "[tool result: {}]",
+            b.get("content").map(blocks_text).unwrap_or_default()
+        ),
+        // Search results arrive encrypted; their cited text is in the answer's text blocks.
+        "web_search_tool_result" => "[web search result]".into(),
+        k if k.ends_with("_tool_result") => format!("[tool result: {}]", tool_output(b)),
+        "image" => "[image]".into(),
+        "document" | "container_upload" | "search_result" => format!("[{kind}]"),
+        // Reasoning is not part of the answer, and can be long.
+        "thinking" | "redacted_thinking" => return None,
+        // A block of a type not known here: its text if it has one, never its payload.
+        other => match b.get("text").and_then(Value::as_str) {
+            Some(t) => t.to_owned(),
+            None => format!("[{other}]"),
+        },
+    })
+}
+
+/// The readable output of a server tool's result (code execution's stdout and stderr…).
+fn tool_output(b: &Value) -> String {
+    let c = b.get("content").unwrap_or(&Value::Null);
+    let parts: Vec<String> = ["stdout", "stderr", "text", "content"]
+        .iter()
+        .filter_map(|k| c.get(k).and_then(Value::as_str))
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+    parts.join("\n")
+}
+
+/// The response object: as logged, or assembled from a raw event stream.
+fn response_of(v: &Value) -> Option<std::borrow::Cow<'_, Value>> {
+    match v.get("response")? {
+        r @ Value::Object(_) => Some(std::borrow::Cow::Borrowed(r)),
+        Value::String(s) => {
+            let events = sse::events(s)?;
+            Some(std::borrow::Cow::Owned(sse::anthropic_message(&events)))
+        }
+        _ => None,
     }
 }
 
@@ -56,19 +110,20 @@ impl Transform for AnthropicMessages {
             ));
         }
         let request = v.get("request").filter(|r| r.is_object()).unwrap_or(v);
-        let response = v.get("response").filter(|r| r.is_object());
-        let messages = request.get("messages").and_then(Value::as_array);
-        if messages.is_none() && response.is_none() {
+        let assembled = response_of(v);
+        let response = assembled.as_deref();
+        // A failed call still needs its request; so does a legacy completion (`prompt`).
+        let Some(messages) = request.get("messages").and_then(Value::as_array) else {
             return Err(Reject::new(
                 "missing_messages",
-                "neither request.messages nor a response is present",
+                "request.messages is not present",
             ));
-        }
+        };
         let mut prompt = Vec::new();
         if let Some(s) = request.get("system") {
             prompt.push(format!("system: {}", blocks_text(s)));
         }
-        for m in messages.into_iter().flatten() {
+        for m in messages {
             let role = m.get("role").and_then(Value::as_str).unwrap_or("user");
             prompt.push(format!(
                 "{role}: {}",
@@ -94,9 +149,9 @@ impl Transform for AnthropicMessages {
             if text.is_empty() {
                 text = at(e, "message").map_or_else(|| text_of(e), text_of);
             }
-            "error".to_owned()
+            Some("error".to_owned())
         } else {
-            stop.clone().unwrap_or_else(|| "ok".into())
+            stop.clone()
         };
         let usage = response
             .and_then(|r| r.get("usage"))
@@ -111,6 +166,11 @@ impl Transform for AnthropicMessages {
             response.and_then(|r| r.get("id")).cloned(),
         );
         put(&mut metadata, "stop_reason", stop.map(Value::from));
+        put(
+            &mut metadata,
+            "stop_details",
+            response.and_then(|r| r.get("stop_details")).cloned(),
+        );
         put(&mut metadata, "error", error);
         if cached > 0 {
             metadata.insert("cached_input_tokens".into(), json!(cached));
@@ -122,12 +182,13 @@ impl Transform for AnthropicMessages {
         );
         Ok(vec![Draft {
             source: None,
+            // An error body's `request_id` is the only id a failed call has.
             run_id: string(v, &["run_id", "trace_id", "metadata.run_id", "id"])
-                .or_else(|| response.and_then(|r| string(r, &["id"]))),
+                .or_else(|| response.and_then(|r| string(r, &["id", "request_id"]))),
             ts: timestamp(
                 v,
                 &["timestamp", "ts", "created_at", "start_time", "startTime"],
-            ),
+            )?,
             // The response names the exact model that answered.
             model: response
                 .and_then(|r| string(r, &["model"]))
@@ -144,7 +205,7 @@ impl Transform for AnthropicMessages {
                 &["start_time", "startTime"],
                 &["end_time", "endTime"],
             ),
-            outcome: Some(outcome),
+            outcome,
             score: None,
             tags: tags(v, &["tags", "metadata.tags"]),
             metadata,

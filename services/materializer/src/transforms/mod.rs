@@ -9,6 +9,7 @@ pub mod openai_chat;
 pub mod otel_genai;
 pub mod replay_run;
 pub mod scored_run;
+pub mod sse;
 pub mod tool_call;
 pub mod validation;
 

@@ -4,10 +4,12 @@
 //! `{request, response, …}` (the common proxy log), and the flat one where `messages` and
 //! `choices` sit at the top (LiteLLM-style payloads). An `error` field makes a failed call.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value, json};
 
-use super::util::{at, first, int, latency, object, put, string, tags, text_of, timestamp};
-use super::{Draft, Reject, Transform};
+use super::util::{at, first, first_timestamp, int, latency, object, put, string, tags, text_of};
+use super::{Draft, Reject, Transform, sse};
 
 /// The transform.
 #[derive(Debug)]
@@ -17,31 +19,35 @@ pub struct OpenAiChat;
 pub fn content_text(c: &Value) -> String {
     match c {
         Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .map(|p| match p.get("type").and_then(Value::as_str) {
-                Some("text" | "input_text" | "output_text") => {
-                    p.get("text").map(text_of).unwrap_or_default()
-                }
-                Some("image_url" | "input_image") => "[image]".into(),
-                Some("input_audio") => "[audio]".into(),
-                Some("file") => "[file]".into(),
-                Some("refusal") => p.get("refusal").map(text_of).unwrap_or_default(),
-                _ => text_of(p),
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
+        Value::Array(parts) => parts.iter().map(part_text).collect::<Vec<_>>().join("\n"),
         Value::Null => String::new(),
         other => other.to_string(),
     }
 }
 
-fn tool_calls_text(m: &Value) -> Vec<String> {
-    let Some(Value::Array(calls)) = m.get("tool_calls") else {
-        return Vec::new();
-    };
+/// One content part: its text, or a placeholder for media (never a URL or base64 data).
+pub fn part_text(p: &Value) -> String {
+    match p.get("type").and_then(Value::as_str) {
+        Some("text" | "input_text" | "output_text") => {
+            p.get("text").map(text_of).unwrap_or_default()
+        }
+        Some("image_url" | "input_image") => "[image]".into(),
+        Some("input_audio") => "[audio]".into(),
+        Some("file" | "input_file") => "[file]".into(),
+        Some("refusal") => p.get("refusal").map(text_of).unwrap_or_default(),
+        _ => text_of(p),
+    }
+}
+
+/// Tool calls as `[tool call name(args)]`, the legacy `function_call` included.
+pub(crate) fn tool_calls_text(m: &Value) -> Vec<String> {
+    let calls = m
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
     calls
-        .iter()
+        .chain(m.get("function_call").filter(|f| f.is_object()))
         .map(|c| {
             let f = c.get("function").unwrap_or(c);
             format!(
@@ -53,24 +59,54 @@ fn tool_calls_text(m: &Value) -> Vec<String> {
         .collect()
 }
 
+/// One message's text: its content (or, when the model declined, its refusal), then its
+/// tool calls.
+pub fn message_text(m: &Value) -> String {
+    let mut content = m.get("content").map(content_text).unwrap_or_default();
+    if content.is_empty() {
+        content = m.get("refusal").map(text_of).unwrap_or_default();
+    }
+    std::iter::once(content)
+        .chain(tool_calls_text(m))
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// `role: content` lines for a message list.
 pub fn render_messages(messages: &[Value]) -> String {
     messages
         .iter()
         .map(|m| {
             let role = m.get("role").and_then(Value::as_str).unwrap_or("user");
-            let mut parts = vec![m.get("content").map(content_text).unwrap_or_default()];
-            parts.extend(tool_calls_text(m));
-            let body = parts
-                .into_iter()
-                .filter(|p| !p.is_empty())
-                .collect::<Vec<_>>()
-                .join("\n");
-            format!("{role}: {body}")
+            format!("{role}: {}", message_text(m))
         })
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// The response object: as logged, assembled from a raw event stream, or the line itself
+/// (the flat layout).
+fn response_of(v: &Value) -> Cow<'_, Value> {
+    match v.get("response") {
+        Some(r @ Value::Object(_)) => Cow::Borrowed(r),
+        Some(Value::String(s)) => match sse::events(s) {
+            Some(events) => Cow::Owned(sse::openai_completion(&events)),
+            None => Cow::Borrowed(v),
+        },
+        _ => Cow::Borrowed(v),
+    }
+}
+
+/// Where proxies write when a call happened.
+const WRAPPER_TIMES: &[&str] = &[
+    "timestamp",
+    "ts",
+    "created_at",
+    "startTime",
+    "start_time",
+    "request_time",
+];
 
 impl Transform for OpenAiChat {
     fn kind(&self) -> &'static str {
@@ -85,10 +121,8 @@ impl Transform for OpenAiChat {
             ));
         }
         let request = v.get("request").filter(|r| r.is_object()).unwrap_or(v);
-        let response = match v.get("response") {
-            Some(r @ Value::Object(_)) => r,
-            _ => v,
-        };
+        let assembled = response_of(v);
+        let response = assembled.as_ref();
         let messages = request.get("messages").and_then(Value::as_array);
         let choices = response.get("choices").and_then(Value::as_array);
         let error = first(v, &["error", "response.error"]).cloned();
@@ -100,18 +134,11 @@ impl Transform for OpenAiChat {
         }
         let prompt = messages.map(|m| render_messages(m)).unwrap_or_default();
         let first_choice = choices.and_then(|c| c.first());
+        // A choice without `message` (a content filter's verdict) has no text.
         let mut response_text = match first_choice.and_then(|c| c.get("message")) {
-            Some(m) => {
-                let mut parts = vec![m.get("content").map(content_text).unwrap_or_default()];
-                parts.extend(tool_calls_text(m));
-                parts
-                    .into_iter()
-                    .filter(|p| !p.is_empty())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            }
+            Some(m) => message_text(m),
             None => match v.get("response") {
-                Some(Value::String(s)) => s.clone(),
+                Some(Value::String(s)) if first_choice.is_none() => s.clone(),
                 _ => String::new(),
             },
         };
@@ -125,12 +152,23 @@ impl Transform for OpenAiChat {
             }
             Some("error".to_owned())
         } else {
-            finish.clone().or_else(|| Some("ok".into()))
+            finish.clone()
         };
         let mut metadata = object(v, &["metadata"]);
         put(&mut metadata, "response_id", response.get("id").cloned());
         put(&mut metadata, "finish_reason", finish.map(Value::from));
         put(&mut metadata, "error", error);
+        // Already inside `prompt_tokens`: kept apart, never added.
+        put(
+            &mut metadata,
+            "cached_tokens",
+            at(response, "usage.prompt_tokens_details.cached_tokens").cloned(),
+        );
+        put(
+            &mut metadata,
+            "reasoning_tokens",
+            at(response, "usage.completion_tokens_details.reasoning_tokens").cloned(),
+        );
         let params: Map<String, Value> = [
             "temperature",
             "top_p",
@@ -160,18 +198,8 @@ impl Transform for OpenAiChat {
                 ],
             )
             .or_else(|| string(response, &["id"])),
-            ts: timestamp(
-                v,
-                &[
-                    "timestamp",
-                    "ts",
-                    "created_at",
-                    "startTime",
-                    "start_time",
-                    "request_time",
-                ],
-            )
-            .or_else(|| timestamp(response, &["created"])),
+            // The proxy's own time first; the API's `created` when it has none.
+            ts: first_timestamp(&[(v, WRAPPER_TIMES), (response, &["created"])])?,
             // The response names the exact model that answered.
             model: string(response, &["model"]).or_else(|| string(request, &["model"])),
             task: string(v, &["task", "metadata.task", "metadata.task_id"]),

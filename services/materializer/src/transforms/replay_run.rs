@@ -51,7 +51,7 @@ impl Transform for ReplayRun {
         Ok(vec![Draft {
             source: None,
             run_id: string(v, &["run_id"]),
-            ts: timestamp(v, &["ts"]),
+            ts: timestamp(v, &["ts"])?,
             model: string(v, &["model"]),
             task: Some(task_id),
             prompt: first(v, &["prompt"]).map(text_of).unwrap_or_default(),

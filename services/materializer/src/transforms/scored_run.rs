@@ -44,7 +44,7 @@ impl Transform for ScoredRun {
         Ok(vec![Draft {
             source: None,
             run_id: string(v, &["run_id", "eval_run_id", "trace_id"]),
-            ts: timestamp(v, &["ts", "timestamp", "created_at", "scored_at"]),
+            ts: timestamp(v, &["ts", "timestamp", "created_at", "scored_at"])?,
             model: string(v, &["model"]),
             task: string(v, &["task", "task_id", "case_id"]),
             prompt: first(v, &["prompt", "input", "question"])

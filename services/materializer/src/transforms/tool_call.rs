@@ -50,7 +50,7 @@ impl Transform for ToolCall {
             ts: timestamp(
                 v,
                 &["ts", "timestamp", "started_at", "start_time", "created_at"],
-            ),
+            )?,
             model: string(v, &["model"]),
             task: string(v, &["task", "task_id"]),
             prompt: format!("{tool}({args})"),

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use super::Reject;
 use crate::normalize::parse_ts;
 
 /// The value at a dotted path (`"response.usage.prompt_tokens"`).
@@ -56,9 +57,40 @@ pub(super) fn boolean(v: &Value, paths: &[&str]) -> Option<bool> {
     paths.iter().find_map(|p| at(v, p)?.as_bool())
 }
 
-/// The first of `paths` holding a parseable timestamp.
-pub(super) fn timestamp(v: &Value, paths: &[&str]) -> Option<OffsetDateTime> {
-    paths.iter().find_map(|p| parse_ts(at(v, p)?))
+/// The first of `paths` holding a parseable timestamp; `bad_timestamp` when fields are
+/// present but none parses (a time in a shape not known here is not a missing one).
+pub(super) fn timestamp(v: &Value, paths: &[&str]) -> Result<Option<OffsetDateTime>, Reject> {
+    first_timestamp(&[(v, paths)])
+}
+
+/// [`timestamp`] over several objects, in order.
+pub(super) fn first_timestamp(
+    places: &[(&Value, &[&str])],
+) -> Result<Option<OffsetDateTime>, Reject> {
+    let mut unparsed = None;
+    for (v, paths) in places {
+        for p in *paths {
+            let Some(raw) = at(v, p) else { continue };
+            match parse_ts(raw) {
+                Some(t) => return Ok(Some(t)),
+                None => unparsed = unparsed.or(Some((*p, raw))),
+            }
+        }
+    }
+    match unparsed {
+        Some((p, raw)) => Err(Reject::new(
+            "bad_timestamp",
+            format!(
+                "{p} is not a known timestamp shape: {}",
+                clip(&text_of(raw), 64)
+            ),
+        )),
+        None => Ok(None),
+    }
+}
+
+fn clip(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
 }
 
 /// Tags from an array of strings (or one comma-separated string).
@@ -100,7 +132,7 @@ pub(super) fn latency(v: &Value, ms_paths: &[&str], start: &[&str], end: &[&str]
     if let Some(ms) = float(v, ms_paths) {
         return Some(ms.round() as i64);
     }
-    let (a, b) = (timestamp(v, start)?, timestamp(v, end)?);
+    let (a, b) = (timestamp(v, start).ok()??, timestamp(v, end).ok()??);
     let d = (b - a).whole_milliseconds();
     (d >= 0).then(|| i64::try_from(d).unwrap_or(i64::MAX))
 }

@@ -44,7 +44,7 @@ impl Transform for Validation {
         Ok(vec![Draft {
             source: None,
             run_id: string(v, &["run_id", "trace_id"]),
-            ts: timestamp(v, &["ts", "timestamp", "checked_at", "created_at"]),
+            ts: timestamp(v, &["ts", "timestamp", "checked_at", "created_at"])?,
             model: string(v, &["model"]),
             task: string(v, &["task", "task_id"]),
             prompt: first(v, &["input", "target", "subject", "prompt"])

@@ -49,21 +49,23 @@ pub fn parse_ts(v: &Value) -> Option<OffsetDateTime> {
     }
 }
 
+/// Nanoseconds per unit of an epoch count of this magnitude: seconds, milliseconds,
+/// microseconds or nanoseconds.
+fn nanos_per_unit(x: f64) -> i64 {
+    match x {
+        x if x < 1e11 => 1_000_000_000,
+        x if x < 1e14 => 1_000_000,
+        x if x < 1e17 => 1_000,
+        _ => 1,
+    }
+}
+
 /// An integral epoch count, exactly (nanoseconds do not fit a float's 53 bits).
 fn from_epoch_int(x: i64) -> Option<OffsetDateTime> {
     if x <= 0 {
         return None;
     }
-    let x = i128::from(x);
-    let nanos = if x < 100_000_000_000 {
-        x * 1_000_000_000
-    } else if x < 100_000_000_000_000 {
-        x * 1_000_000
-    } else if x < 100_000_000_000_000_000 {
-        x * 1_000
-    } else {
-        x
-    };
+    let nanos = i128::from(x) * i128::from(nanos_per_unit(x as f64));
     OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
 }
 
@@ -71,15 +73,7 @@ fn from_epoch(x: f64) -> Option<OffsetDateTime> {
     if !x.is_finite() || x <= 0.0 {
         return None;
     }
-    let nanos = if x < 1e11 {
-        x * 1e9
-    } else if x < 1e14 {
-        x * 1e6
-    } else if x < 1e17 {
-        x * 1e3
-    } else {
-        x
-    };
+    let nanos = x * nanos_per_unit(x) as f64;
     OffsetDateTime::from_unix_timestamp_nanos(nanos as i128).ok()
 }
 

@@ -38,6 +38,9 @@ fi
 docker-compose version | head -1
 command -v script >/dev/null  # util-linux: the CLI tests' pseudo terminal
 
+step "DuckDB's release library (scripts/duckdb-lib.sh: pinned, checksummed, cached)"
+scripts/duckdb-lib.sh
+
 step "S3 test server (Garage)"
 S3_ENV=$(scripts/s3-server.sh start)
 eval "$S3_ENV"

@@ -13,7 +13,9 @@ CONFIG="${LAKEHOUSE_CONFIG:-lakehouse.toml}"
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
 SERVICES=(storaged catalogd ingestd queryd vectord gateway)
 
-echo "==> building release binaries (the first build compiles DuckDB from source: 25-40 minutes on 2 cores)"
+echo "==> DuckDB's release library (fetched and verified once, then cached)"
+scripts/duckdb-lib.sh >/dev/null
+echo "==> building release binaries (the first build takes about 15 minutes on 2 cores)"
 cargo build --release --bins --locked
 
 mkdir -p data/logs

@@ -228,6 +228,10 @@ fn the_compose_file_validates_and_matches_the_binaries_and_the_dockerfile() {
     let user = docker.lines().rfind(|l| l.starts_with("USER ")).unwrap();
     assert_eq!(user, "USER 10001:10001");
     assert!(docker.contains("COPY --from=build"));
+    // DuckDB's release library, fetched and verified by the project's script, lands in
+    // ../lib of the binaries' directory, where their rpath looks.
+    assert!(docker.contains("scripts/duckdb-lib.sh"));
+    assert!(docker.contains("/usr/local/lib/libduckdb.so"));
     for (name, _) in SERVICES.iter().chain([("lakehouse", &[][..])].iter()) {
         assert!(
             docker.contains(&format!("target/release/{name} "))

@@ -181,6 +181,14 @@ async fn raw_logs_become_evidence_replays_and_evidence_again() {
     assert_eq!(chat_row[0]["tokens_estimated"], false);
     assert_eq!(chat_row[0]["tags"], json!(["support", "orders"]));
     assert_eq!(chat_row[0]["ts"], "2026-11-20T09:14:03.120");
+    // DuckDB's JSON functions read `metadata` (the release build has the extension built in).
+    let meta = api
+        .rows("SELECT json_extract_string(metadata, '$.response_id') AS id, metadata->>'finish_reason' AS finish, json_valid(metadata) AS valid FROM evidence WHERE run_id = 'chatcmpl-AZ9x1k2'")
+        .await;
+    assert_eq!(
+        meta,
+        vec![json!({"id": "chatcmpl-AZ9x1k2", "finish": "stop", "valid": true})]
+    );
     // Objects sit in the partition of their rows' day, and every day has its objects.
     let keys = api.keys("evidence/").await;
     for o in outputs {

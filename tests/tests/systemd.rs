@@ -191,3 +191,45 @@ async fn the_fleet_started_from_the_units_passes_the_smoke_script() {
     assert!(text.contains(" passed, 0 failed"), "{text}");
     drop(procs);
 }
+
+/// queryd and ingestd link DuckDB's release library. Installed as the README says (`bin/`
+/// beside `lib/`), they load it from there through their rpath, with no environment set.
+#[test]
+fn installed_duckdb_binaries_load_the_library_beside_them() {
+    let readme = std::fs::read_to_string(units_dir().join("README.md")).unwrap();
+    assert!(
+        readme.contains("libduckdb.so /opt/lakehouse/lib/"),
+        "the install steps do not ship DuckDB's library"
+    );
+    let root = tempfile::tempdir().unwrap();
+    let (bin, lib) = (root.path().join("bin"), root.path().join("lib"));
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&lib).unwrap();
+    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.duckdb/lib/libduckdb.so");
+    std::fs::copy(shipped, lib.join("libduckdb.so")).unwrap();
+    for name in ["queryd", "ingestd"] {
+        std::fs::copy(bin_dir().join(name), bin.join(name)).unwrap();
+        let ldd = Command::new("ldd").arg(bin.join(name)).output().unwrap();
+        let resolved = String::from_utf8_lossy(&ldd.stdout);
+        let line = resolved
+            .lines()
+            .find(|l| l.contains("libduckdb.so"))
+            .unwrap_or_else(|| panic!("{name} does not link libduckdb.so: {resolved}"));
+        let loaded = line
+            .split("=> ")
+            .nth(1)
+            .and_then(|p| p.split(" (").next())
+            .and_then(|p| std::fs::canonicalize(p.trim()).ok());
+        assert_eq!(
+            loaded,
+            std::fs::canonicalize(lib.join("libduckdb.so")).ok(),
+            "{name} loads DuckDB from elsewhere: {line}"
+        );
+        let help = Command::new(bin.join(name))
+            .arg("--help")
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(help.status.success(), "{name} --help: {help:?}");
+    }
+}

@@ -465,14 +465,19 @@ fn run(
 ) -> Result<(), QueryError> {
     let sql_err = |e: duckdb::Error| QueryError::Sql(e.to_string());
     let mut stmt = conn.prepare(sql).map_err(sql_err)?;
-    // Types from the prepared statement: the stream borrows it from here on.
+    // The crate's batch iterator panics when a fetch fails (a cast error in a later row, an
+    // interrupt): batches are stepped here instead, so such failures are errors.
+    drop(stmt.stream_arrow([]).map_err(sql_err)?);
+    drop(hold);
+    // Column types and schema come from the executed statement (the crate panics before).
     let types: Vec<String> = (0..stmt.column_count())
         .map(|i| type_name(&stmt.column_logical_type(i)))
         .collect();
-    let mut stream = stmt.stream_arrow([]).map_err(sql_err)?;
-    drop(hold);
-    let schema = stream.get_schema();
-    let first = stream.next().transpose().map_err(sql_err)?;
+    let schema = stmt.schema();
+    let next = || -> Result<Option<RecordBatch>, duckdb::Error> {
+        Ok(stmt.step()?.map(|array| RecordBatch::from(&array)))
+    };
+    let first = next().map_err(sql_err)?;
     let columns = schema
         .fields()
         .iter()
@@ -489,6 +494,7 @@ fn run(
     }
     let mut rows = 0u64;
     let mut truncated = false;
+    let stream = std::iter::from_fn(|| next().transpose());
     for batch in first.into_iter().map(Ok).chain(stream) {
         let batch = batch.map_err(sql_err)?;
         let n = batch.num_rows() as u64;
@@ -715,5 +721,34 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(first_i64(&r), 0);
+    }
+
+    /// A failure raised after the first batches (here `error()` on a late row) is the
+    /// query's error, not a panic of its worker, and the engine goes on answering.
+    #[tokio::test]
+    async fn an_error_in_a_later_batch_is_a_query_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path());
+        let sql = "SELECT CASE WHEN i < 300000 THEN i ELSE error('late failure') END AS v \
+                   FROM range(400000) t(i)";
+        let got = match e
+            .query(sql.into(), u64::MAX, Vec::new(), None, None, None)
+            .await
+        {
+            Ok(stream) => stream.collect().await.map(drop),
+            Err(err) => Err(err),
+        };
+        match got {
+            Err(QueryError::Sql(msg)) => assert!(msg.contains("late failure"), "{msg}"),
+            other => panic!("expected the SQL error, got {other:?}"),
+        }
+        let r = e
+            .query("SELECT 7::BIGINT".into(), 10, Vec::new(), None, None, None)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(first_i64(&r), 7);
     }
 }

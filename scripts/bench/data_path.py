@@ -110,19 +110,27 @@ try:
     restart_cold_cache = ours(queries["count(*)"])[0]
 
     # queryd's engine alone (same DuckDB build, same wrapped statements, no HTTP).
-    engine = json.loads(subprocess.run(
-        [os.path.join(BIN, "examples", "engine_bench"), parquet], input=json.dumps(queries),
-        capture_output=True, text=True, check=True).stdout)
+    def engine_figures(binary):
+        return json.loads(subprocess.run(
+            [binary, parquet], input=json.dumps(queries),
+            capture_output=True, text=True, check=True).stdout)
 
-    print("\nqueries, median of 5 after one warm-up (ms); ratio = gateway / DuckDB's Python package")
-    print(f"  {'query':24} {'gateway':>9} {'engine':>9} {'DuckDB':>9} {'ratio':>7}")
+    engine = engine_figures(os.path.join(BIN, "examples", "engine_bench"))
+    baseline_bin = os.environ.get("BENCH_BASELINE_ENGINE")
+    baseline = engine_figures(baseline_bin) if baseline_bin else None
+
+    print(f"\nqueries, median of 5 after one warm-up (ms); ratio = gateway / DuckDB's Python package {duckdb.__version__}")
+    extra = f" {'baseline':>9} {'eng/base':>8}" if baseline else ""
+    print(f"  {'query':24} {'gateway':>9} {'engine':>9} {'DuckDB':>9} {'ratio':>7} {'eng/DuckDB':>10}{extra}")
     for label, sql in queries.items():
         o, d = ours(sql), theirs(sql)
         assert len(o[1]["rows"]) == len(d[1]), (label, o[1], d[1])
         ot = statistics.median(ours(sql)[0] for _ in range(5)) * 1000
         dt = statistics.median(theirs(sql)[0] for _ in range(5)) * 1000
-        print(f"  {label:24} {ot:9.1f} {engine[label]:9.1f} {dt:9.1f} {ot / dt:7.2f}")
-    print("  (engine: queryd's DuckDB in process, no HTTP, catalog check or encoding)")
+        more = f" {baseline[label]:9.1f} {engine[label] / baseline[label]:8.2f}" if baseline else ""
+        print(f"  {label:24} {ot:9.1f} {engine[label]:9.1f} {dt:9.1f} {ot / dt:7.2f} {engine[label] / dt:10.2f}{more}")
+    print("  (engine: queryd's DuckDB in process, no HTTP, catalog check or encoding"
+          + (f"; baseline: {baseline_bin}" if baseline else "") + ")")
     # Where the fixed cost goes: a query that touches no data, through the gateway and direct.
     qd = http.client.HTTPConnection("127.0.0.1", ports["queryd"], timeout=60)
 

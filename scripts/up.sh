@@ -15,7 +15,7 @@ SERVICES=(storaged catalogd ingestd queryd vectord gateway)
 
 echo "==> DuckDB's release library (fetched and verified once, then cached)"
 scripts/duckdb-lib.sh >/dev/null
-echo "==> building release binaries (the first build takes about 15 minutes on 2 cores)"
+echo "==> building release binaries (the first build takes about 18 minutes on 2 cores)"
 cargo build --release --bins --locked
 
 mkdir -p data/logs

@@ -26,3 +26,7 @@ bench:
 # Data-path benchmark: ingest and SQL through the gateway vs DuckDB in-process (prints figures).
 bench-data:
     scripts/bench/data_path.sh
+
+# TPC-H-style workload: the 22 queries through /v1/sql vs DuckDB in-process, answers checked.
+bench-tpch:
+    scripts/bench/tpch.sh

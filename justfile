@@ -10,6 +10,7 @@ test:
 
 # Format and lint.
 lint:
+    scripts/duckdb-lib.sh >/dev/null
     cargo fmt --all -- --check
     cargo clippy --release --workspace --all-targets -- -D warnings
 

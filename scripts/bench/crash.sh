@@ -6,5 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lakehouse/target}"
+scripts/duckdb-lib.sh >/dev/null
 cargo build --release --workspace --bins --examples --locked
 LAKEHOUSE_BIN_DIR="$CARGO_TARGET_DIR/release" "$CARGO_TARGET_DIR/release/examples/crash_campaign" "${1:-100}" "${@:2}"

@@ -7,12 +7,11 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 
 import duckdb
 
 sys.path.insert(0, os.path.dirname(__file__))
-from fleet import SERVICES, Fleet  # noqa: E402
+from fleet import SERVICES, Fleet, multipart_file  # noqa: E402
 
 BIN, WORK, ROWS = sys.argv[1], sys.argv[2], int(sys.argv[3])
 fleet = Fleet(BIN, WORK)
@@ -50,22 +49,9 @@ try:
     print(f"CSV: {ROWS:,} rows, {size / 1e6:.1f} MB (generated in {time.perf_counter() - t:.1f} s)")
 
     # Ingest: the whole upload, as a streaming multipart body, until the answer.
-    boundary = "bench-" + uuid.uuid4().hex
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.csv\"\r\n"
-            "Content-Type: text/csv\r\n\r\n").encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-
-    def body():
-        yield head
-        with open(csv, "rb") as f:
-            while chunk := f.read(1 << 20):
-                yield chunk
-        yield tail
-
-    length = len(head) + size + len(tail)
+    body, headers = multipart_file(csv, "p.csv")
     t = time.perf_counter()
-    ing = call("POST", "/v1/ingest?name=placements", body(), {
-        "Content-Type": f"multipart/form-data; boundary={boundary}", "Content-Length": str(length)})
+    ing = call("POST", "/v1/ingest?name=placements", body, headers)
     ingest_s = time.perf_counter() - t
     rss = peak_rss_mib(procs["ingestd"].pid)
 

@@ -21,6 +21,24 @@ def free_port():
     return p
 
 
+def multipart_file(path, filename):
+    """A streamed multipart/form-data body of one file field: (body iterator, headers)."""
+    boundary = "bench-" + uuid.uuid4().hex
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
+            "Content-Type: text/csv\r\n\r\n").encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+
+    def body():
+        yield head
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                yield chunk
+        yield tail
+
+    length = len(head) + os.path.getsize(path) + len(tail)
+    return body(), {"Content-Type": f"multipart/form-data; boundary={boundary}", "Content-Length": str(length)}
+
+
 class Fleet:
     def __init__(self, bin_dir, work, sections=None):
         self.bin, self.work, self.token = bin_dir, work, uuid.uuid4().hex

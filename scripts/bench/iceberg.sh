@@ -10,6 +10,7 @@ cd "$(dirname "$0")/../.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
 WORK="$PWD/data/bench-iceberg"
+scripts/duckdb-lib.sh >/dev/null
 cargo build --release --workspace --bins --locked >&2
 scripts/iceberg-clients.sh install
 rm -rf "$WORK" && mkdir -p "$WORK"

@@ -18,6 +18,7 @@ cd "$(dirname "$0")/../.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
 WORK="$PWD/data/bench-multitier"
+scripts/duckdb-lib.sh >/dev/null
 cargo build --release --workspace --bins --locked >&2
 rm -rf "$WORK" && mkdir -p "$WORK"
 python3 scripts/bench/multitier.py "$TARGET/release" "$WORK" "${BENCH_N:-100000}" \

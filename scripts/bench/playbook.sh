@@ -12,6 +12,7 @@ cd "$(dirname "$0")/../.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
 WORK="$PWD/data/bench-playbook"
+scripts/duckdb-lib.sh >/dev/null
 cargo build --release --workspace --bins --locked >&2
 scripts/models.sh install-chat
 trap 'scripts/models.sh stop' EXIT

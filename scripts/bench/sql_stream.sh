@@ -12,6 +12,7 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
 WORK="$PWD/data/bench-stream"
 VENV="$PWD/.venv-bench"
+scripts/duckdb-lib.sh >/dev/null
 cargo build --release --workspace --bins --locked >&2
 if ! "$VENV/bin/python" -c 'import duckdb' 2>/dev/null; then
   python3 -m venv "$VENV" >&2

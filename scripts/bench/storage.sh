@@ -13,6 +13,7 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
 BIN="$TARGET/release"
 WORK="$PWD/data/bench"
+scripts/duckdb-lib.sh >/dev/null
 cargo build --release --bins --locked >&2
 rm -rf "$WORK" && mkdir -p "$WORK"
 export LAKEHOUSE_S3_DIR="$WORK/garage"

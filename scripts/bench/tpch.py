@@ -11,12 +11,11 @@ import pathlib
 import statistics
 import sys
 import time
-import uuid
 
 import duckdb
 
 sys.path.insert(0, os.path.dirname(__file__))
-from fleet import Fleet  # noqa: E402
+from fleet import Fleet, multipart_file  # noqa: E402
 
 BIN, WORK, SF = sys.argv[1], sys.argv[2], float(sys.argv[3])
 TABLES = ["region", "nation", "supplier", "customer", "part", "partsupp", "orders", "lineitem"]
@@ -25,21 +24,8 @@ RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 
 def upload(fleet, name, path):
     """POST /v1/ingest with the file streamed as a multipart body."""
-    boundary = "bench-" + uuid.uuid4().hex
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}.csv\"\r\n"
-            "Content-Type: text/csv\r\n\r\n").encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-
-    def body():
-        yield head
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                yield chunk
-        yield tail
-
-    length = len(head) + os.path.getsize(path) + len(tail)
-    return fleet.call("POST", f"/v1/ingest?name={name}", body(), {
-        "Content-Type": f"multipart/form-data; boundary={boundary}", "Content-Length": str(length)})
+    body, headers = multipart_file(path, f"{name}.csv")
+    return fleet.call("POST", f"/v1/ingest?name={name}", body, headers)
 
 
 def cell(v):

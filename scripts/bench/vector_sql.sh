@@ -10,6 +10,7 @@ cd "$(dirname "$0")/../.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
 WORK="$PWD/data/bench-vector-sql"
+scripts/duckdb-lib.sh >/dev/null
 cargo build --release --workspace --bins --locked >&2
 rm -rf "$WORK" && mkdir -p "$WORK"
 exec python3 scripts/bench/vector_sql.py "$TARGET/release" "$WORK" "${BENCH_ROWS:-100000}"

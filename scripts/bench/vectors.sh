@@ -24,6 +24,7 @@ N="${BENCH_N:-100000}"
 WORK="$PWD/data/bench-vectors"
 VENV="$PWD/.venv-vbench"
 
+scripts/duckdb-lib.sh >/dev/null
 cargo build --release --workspace --bins --examples --locked >&2
 (cd scripts/bench/hnsw_rs_baseline && CARGO_TARGET_DIR="$TARGET" cargo build --release --locked >&2)
 if ! "$VENV/bin/python" -c 'import hnswlib, numpy' 2>/dev/null; then

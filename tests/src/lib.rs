@@ -44,13 +44,38 @@ pub fn bin(name: &str) -> PathBuf {
     p
 }
 
-/// A free loopback port (bound, then released).
+/// A free loopback port for a server a test starts (checked bindable, then released).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::collections::HashSet;
+    use std::hash::{BuildHasher, RandomState};
+    use std::sync::Mutex;
+    // Below the kernel's ephemeral range, where every outgoing connection takes its local
+    // port: a port picked there and released can be taken by any client's connection before
+    // the server binds it (queryd and ingestd, which load DuckDB's library first, lost such
+    // races). Ports handed out here are not handed out again by this process.
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (first, span) = (10_000u16, low.saturating_sub(10_000).max(1000));
+    let seed = RandomState::new();
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let given = given.get_or_insert_with(HashSet::new);
+    for attempt in 0u32.. {
+        let candidate =
+            first + (seed.hash_one((std::process::id(), attempt)) % u64::from(span)) as u16;
+        if given.len() + 64 > usize::from(span) {
+            given.clear();
+        }
+        if !given.contains(&candidate) && TcpListener::bind(("127.0.0.1", candidate)).is_ok() {
+            given.insert(candidate);
+            return candidate;
+        }
+    }
+    unreachable!("the loop returns a port")
 }
 
 /// A running process, killed on drop; its stdout and stderr go to files in the fleet dir.
